@@ -1,0 +1,50 @@
+#ifndef TCC_COMMON_THREAD_POOL_H_
+#define TCC_COMMON_THREAD_POOL_H_
+
+#include <deque>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
+
+namespace tcc {
+
+// Where blocking work goes (fsync'd writes, waits), never on a gRPC callback
+// thread. Thread-safe.
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  // Runs `fn` later on one of the executor's threads. After Shutdown() began
+  // tasks are still accepted and run before Shutdown() returns.
+  virtual void Schedule(absl::AnyInvocable<void() &&> fn) = 0;
+};
+
+// A fixed set of threads draining one FIFO queue.
+class ThreadPool final : public Executor {
+ public:
+  ThreadPool(std::string name, int threads);
+  // Runs Shutdown().
+  ~ThreadPool() override;
+
+  void Schedule(absl::AnyInvocable<void() &&> fn) override;
+  // Runs every queued task (including ones queued meanwhile) and joins the
+  // threads. Idempotent. Must not be called from a pool thread.
+  void Shutdown();
+  // Tasks queued and not yet started.
+  size_t QueueLength() const;
+
+ private:
+  void Loop();
+
+  const std::string name_;
+  mutable absl::Mutex mu_;
+  std::deque<absl::AnyInvocable<void() &&>> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace tcc
+
+#endif  // TCC_COMMON_THREAD_POOL_H_

@@ -1,0 +1,35 @@
+#ifndef TCC_COORDINATOR_COORDINATOR_SERVICE_H_
+#define TCC_COORDINATOR_COORDINATOR_SERVICE_H_
+
+#include "coordinator/coordinator.h"
+#include "tcc/v1/coordinator.grpc.pb.h"
+
+namespace tcc::coordinator {
+
+// The gRPC front end of the Coordinator, on the callback API. Each method
+// only parses, hands the request to the Coordinator and returns: the reactor
+// is finished later from an executor thread, so no callback thread ever
+// waits for a disk write or a participant.
+class CoordinatorService final : public v1::Coordinator::CallbackService {
+ public:
+  // `coordinator` must outlive the service.
+  explicit CoordinatorService(Coordinator* coordinator)
+      : coordinator_(coordinator) {}
+
+  grpc::ServerUnaryReactor* Execute(grpc::CallbackServerContext* context,
+                                    const v1::ExecuteRequest* request,
+                                    v1::ExecuteResponse* response) override;
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
+                                const v1::GetRequest* request,
+                                v1::GetResponse* response) override;
+  grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* context,
+                                 const v1::ListRequest* request,
+                                 v1::ListResponse* response) override;
+
+ private:
+  Coordinator* const coordinator_;
+};
+
+}  // namespace tcc::coordinator
+
+#endif  // TCC_COORDINATOR_COORDINATOR_SERVICE_H_

@@ -1,0 +1,192 @@
+#include "coordinator/participant_pool.h"
+
+#include <fcntl.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/text_format.h"
+#include "tcc/common/grpc_status.h"
+
+namespace tcc::coordinator {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool ValidName(const std::string& name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(
+    const config::ParticipantConfig& p) {
+  if (!p.has_tls()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  if (!p.tls().ca_file().empty()) {
+    auto ca = ReadFile(p.tls().ca_file());
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+  }
+  if (p.tls().cert_file().empty() != p.tls().key_file().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "participant ", p.name(), ": tls cert_file and key_file go together"));
+  }
+  if (!p.tls().cert_file().empty()) {
+    auto cert = ReadFile(p.tls().cert_file());
+    if (!cert.ok()) return cert.status();
+    auto key = ReadFile(p.tls().key_file());
+    if (!key.ok()) return key.status();
+    ssl.pem_cert_chain = *cert;
+    ssl.pem_private_key = *key;
+  }
+  return grpc::SslCredentials(ssl);
+}
+
+}  // namespace
+
+const char* BranchPhaseName(BranchPhase phase) {
+  switch (phase) {
+    case BranchPhase::kTry:
+      return "Try";
+    case BranchPhase::kConfirm:
+      return "Confirm";
+    case BranchPhase::kCancel:
+      return "Cancel";
+  }
+  return "?";
+}
+
+absl::StatusOr<std::unique_ptr<ParticipantPool>> ParticipantPool::Create(
+    const config::CoordinatorConfig& config) {
+  std::unique_ptr<ParticipantPool> pool(new ParticipantPool());
+  for (const auto& p : config.participant()) {
+    if (!ValidName(p.name())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("participant name \"", p.name(),
+                       "\" must be 1-128 characters from [A-Za-z0-9._-]"));
+    }
+    if (p.target().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("participant ", p.name(), " has no target"));
+    }
+    if (pool->endpoints_.contains(p.name())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("participant ", p.name(), " is configured twice"));
+    }
+    auto creds = Credentials(p);
+    if (!creds.ok()) return creds.status();
+    auto endpoint = std::make_unique<Endpoint>();
+    int channels = std::max(1, p.channels());
+    for (int i = 0; i < channels; ++i) {
+      grpc::ChannelArguments args;
+      // Distinct arguments keep channels from sharing one subchannel, so each
+      // gets its own HTTP/2 connection.
+      args.SetInt("tcc.channel_index", i);
+      args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+      if (p.has_tls() && !p.tls().server_name().empty()) {
+        args.SetSslTargetNameOverride(p.tls().server_name());
+      }
+      endpoint->stubs.push_back(v1::Participant::NewStub(
+          grpc::CreateCustomChannel(p.target(), *creds, args)));
+    }
+    pool->endpoints_.emplace(p.name(), std::move(endpoint));
+  }
+  return pool;
+}
+
+bool ParticipantPool::Contains(const std::string& name) const {
+  return endpoints_.contains(name);
+}
+
+void ParticipantPool::Call(const std::string& participant, BranchPhase phase,
+                           v1::BranchRequest request, const Metadata& metadata,
+                           absl::Duration deadline, BranchCallDone done) {
+  auto it = endpoints_.find(participant);
+  if (it == endpoints_.end()) {
+    std::move(done)(
+        grpc::Status(grpc::StatusCode::NOT_FOUND,
+                     absl::StrCat("unknown participant ", participant)),
+        v1::BranchResponse());
+    return;
+  }
+  Endpoint& ep = *it->second;
+  v1::Participant::Stub* stub =
+      ep.stubs[ep.next.fetch_add(1, std::memory_order_relaxed) %
+               ep.stubs.size()]
+          .get();
+
+  struct Call {
+    grpc::ClientContext context;
+    v1::BranchRequest request;
+    v1::BranchResponse response;
+    BranchCallDone done;
+  };
+  auto* call = new Call();
+  call->request = std::move(request);
+  call->done = std::move(done);
+  call->context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+  for (const auto& [key, value] : metadata) {
+    call->context.AddMetadata(key, value);
+  }
+  in_flight_.fetch_add(1);
+  auto on_done = [this, call](grpc::Status status) {
+    std::move(call->done)(status, std::move(call->response));
+    delete call;
+    CallFinished();
+  };
+  switch (phase) {
+    case BranchPhase::kTry:
+      stub->async()->Try(&call->context, &call->request, &call->response,
+                         std::move(on_done));
+      break;
+    case BranchPhase::kConfirm:
+      stub->async()->Confirm(&call->context, &call->request, &call->response,
+                             std::move(on_done));
+      break;
+    case BranchPhase::kCancel:
+      stub->async()->Cancel(&call->context, &call->request, &call->response,
+                            std::move(on_done));
+      break;
+  }
+}
+
+void ParticipantPool::CallFinished() {
+  if (in_flight_.fetch_sub(1) == 1) {
+    absl::MutexLock lock(&idle_mu_);  // wakes WaitIdle
+  }
+}
+
+void ParticipantPool::WaitIdle() {
+  absl::MutexLock lock(&idle_mu_);
+  idle_mu_.Await(absl::Condition(
+      +[](std::atomic<int64_t>* n) { return n->load() == 0; }, &in_flight_));
+}
+
+absl::StatusOr<config::CoordinatorConfig> LoadConfigFile(
+    const std::string& path) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  config::CoordinatorConfig config;
+  if (!google::protobuf::TextFormat::ParseFromString(*text, &config)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot parse ", path,
+                     " as a tcc.config.CoordinatorConfig text proto"));
+  }
+  return config;
+}
+
+}  // namespace tcc::coordinator

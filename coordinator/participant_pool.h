@@ -1,0 +1,74 @@
+#ifndef TCC_COORDINATOR_PARTICIPANT_POOL_H_
+#define TCC_COORDINATOR_PARTICIPANT_POOL_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "coordinator/proto/config.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "tcc/v1/participant.grpc.pb.h"
+
+namespace tcc::coordinator {
+
+enum class BranchPhase { kTry, kConfirm, kCancel };
+const char* BranchPhaseName(BranchPhase phase);
+
+using Metadata = std::vector<std::pair<std::string, std::string>>;
+
+// Called on a gRPC thread when a participant call ends: must not block.
+using BranchCallDone =
+    absl::AnyInvocable<void(const grpc::Status&, v1::BranchResponse&&) &&>;
+
+// The configured participants and one set of long-lived channels to each.
+// The only place the coordinator dials anything: targets come from the
+// configuration, never from requests. Thread-safe.
+class ParticipantPool {
+ public:
+  // Builds channels for every configured participant. INVALID_ARGUMENT for a
+  // bad configuration (duplicate or malformed name, missing target, unreadable
+  // TLS files).
+  static absl::StatusOr<std::unique_ptr<ParticipantPool>> Create(
+      const config::CoordinatorConfig& config);
+
+  bool Contains(const std::string& name) const;
+
+  // Sends one phase of one branch asynchronously with the given deadline and
+  // request metadata. `done` runs exactly once, on a gRPC callback thread.
+  // An unknown participant answers NOT_FOUND through `done`.
+  void Call(const std::string& participant, BranchPhase phase,
+            v1::BranchRequest request, const Metadata& metadata,
+            absl::Duration deadline, BranchCallDone done);
+
+  // Calls started and not yet finished.
+  int64_t InFlight() const { return in_flight_.load(); }
+  // Blocks until no call is in flight. Not on a gRPC thread.
+  void WaitIdle();
+
+ private:
+  struct Endpoint {
+    std::vector<std::unique_ptr<v1::Participant::Stub>> stubs;
+    std::atomic<uint64_t> next{0};
+  };
+  ParticipantPool() = default;
+  void CallFinished();
+
+  absl::flat_hash_map<std::string, std::unique_ptr<Endpoint>> endpoints_;
+  std::atomic<int64_t> in_flight_{0};
+  absl::Mutex idle_mu_;
+};
+
+// Loads a CoordinatorConfig from a protobuf text-format file.
+absl::StatusOr<config::CoordinatorConfig> LoadConfigFile(
+    const std::string& path);
+
+}  // namespace tcc::coordinator
+
+#endif  // TCC_COORDINATOR_PARTICIPANT_POOL_H_

@@ -1,0 +1,160 @@
+#ifndef TCC_COORDINATOR_TRANSACTION_LOG_H_
+#define TCC_COORDINATOR_TRANSACTION_LOG_H_
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "coordinator/proto/log_record.pb.h"
+#include "rocksdb/db.h"
+#include "tcc/common/thread_pool.h"
+
+namespace tcc::coordinator {
+
+// One durable change to one transaction: replace its record, checked against
+// the version the writer last saw.
+struct LogWrite {
+  // The record to store. Its version is set by the log to
+  // expected_version + 1.
+  internal::StoredTransaction record;
+  // 0: the transaction must not exist yet. Otherwise the stored version must
+  // equal this, or the write fails with FAILED_PRECONDITION.
+  uint64_t expected_version = 0;
+  // Whether the write must be on disk (fsync'd) before its callback runs.
+  // Only writes whose loss a restart repairs (progress, final state) may be
+  // false.
+  bool sync = true;
+};
+
+// Called once the write is durable (or failed). `status` is:
+//   OK                   stored; `current` is the stored record.
+//   ALREADY_EXISTS       expected_version was 0 but the gid exists; `current`
+//                        is the stored record.
+//   FAILED_PRECONDITION  the stored version differs; `current` as stored (or
+//                        null if the record vanished).
+//   other                the store failed; nothing was written.
+using LogWriteCallback =
+    absl::AnyInvocable<void(absl::Status status,
+                            const internal::StoredTransaction* current) &&>;
+
+struct TransactionLogOptions {
+  // RocksDB directory; created if missing. Required.
+  std::string path;
+  // Most writes merged into one RocksDB write (and one fsync). Default 512.
+  int max_group_size = 512;
+  // Runs write callbacks; must outlive the log. Required.
+  Executor* callback_executor = nullptr;
+  // Block cache for reads of transaction records, in bytes. Default 64 MiB.
+  size_t block_cache_bytes = 64 << 20;
+  // RocksDB environment; null: the default. Tests pass a wrapper that can
+  // drop unsynced data to simulate power loss. Must outlive the log.
+  rocksdb::Env* env = nullptr;
+};
+
+// Page of List results.
+struct ListPage {
+  std::vector<internal::StoredTransaction> transactions;
+  std::string next_page_token;
+};
+
+// The coordinator's durable store of transactions, on an embedded RocksDB.
+//
+// Layout: "t/<gid>" holds the StoredTransaction; "a/<gid>" marks a
+// transaction that is not final (what recovery scans); "f/<finish ms, 8 bytes
+// big-endian><gid>" orders final transactions for retention purges.
+//
+// Writes are grouped: one thread takes every queued write, checks each
+// against the stored version, merges them into a single WriteBatch and issues
+// one (fsync'd, if any member asked) RocksDB write, as leveldb's DBImpl::Write
+// does with its writer queue. Callers never block on a write.
+//
+// Thread-safe.
+class TransactionLog {
+ public:
+  static absl::StatusOr<std::unique_ptr<TransactionLog>> Open(
+      TransactionLogOptions options);
+  // Runs Close().
+  ~TransactionLog();
+
+  TransactionLog(const TransactionLog&) = delete;
+  TransactionLog& operator=(const TransactionLog&) = delete;
+
+  // Queues `write`; `done` runs on the callback executor once it is durable
+  // or has failed. Never blocks. After Close(), `done` gets UNAVAILABLE.
+  void Write(LogWrite write, LogWriteCallback done);
+
+  // Blocking form of Write, for tools, tests and recovery threads. Never call
+  // it on a gRPC callback thread.
+  absl::Status WriteAndWait(LogWrite write);
+
+  // The stored record, NOT_FOUND if absent. Blocking read (usually served
+  // from memory).
+  absl::StatusOr<internal::StoredTransaction> Get(const std::string& gid);
+
+  // Up to `limit` non-final transactions with gid > `after_gid`, in gid
+  // order. Sets *next_after to the last gid returned ("" when done).
+  absl::Status ScanActive(const std::string& after_gid, int limit,
+                          std::vector<internal::StoredTransaction>* out,
+                          std::string* next_after);
+
+  // Transactions filtered by state (empty: all) and created at or before
+  // `created_before`, starting after `page_token`. Scans at most
+  // `max_scan` records per call.
+  absl::StatusOr<ListPage> List(const std::vector<int>& states,
+                                absl::Time created_before, int page_size,
+                                const std::string& page_token,
+                                int max_scan = 20000);
+
+  // Deletes up to `max_records` final transactions that finished before
+  // `cutoff`. Returns how many were deleted.
+  absl::StatusOr<int> PurgeFinishedBefore(absl::Time cutoff, int max_records);
+
+  // Number of non-final transactions (scans the index; for tests and tools).
+  absl::StatusOr<int64_t> CountActive();
+
+  // Stops accepting writes, writes everything queued, joins the writer and
+  // closes the database. Idempotent.
+  void Close();
+
+  // Number of RocksDB write groups committed so far (for benchmarks).
+  uint64_t groups_committed() const;
+
+ private:
+  struct Pending {
+    LogWrite write;
+    LogWriteCallback done;
+  };
+
+  TransactionLog(TransactionLogOptions options,
+                 std::unique_ptr<rocksdb::DB> db);
+  void WriterLoop();
+  void CommitGroup(std::vector<Pending>* group);
+  absl::StatusOr<uint64_t> StoredVersion(const std::string& gid,
+                                         internal::StoredTransaction* out,
+                                         bool* found);
+
+  const TransactionLogOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+
+  mutable absl::Mutex mu_;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t groups_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread writer_;
+};
+
+// Key helpers, exposed for tests and tools.
+std::string TransactionKey(const std::string& gid);
+bool IsFinalState(int state);
+
+}  // namespace tcc::coordinator
+
+#endif  // TCC_COORDINATOR_TRANSACTION_LOG_H_

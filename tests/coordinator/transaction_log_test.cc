@@ -1,0 +1,164 @@
+#include "coordinator/transaction_log.h"
+
+#include <memory>
+
+#include "gtest/gtest.h"
+#include "support/scoped_temp_dir.h"
+#include "tcc/common/thread_pool.h"
+
+namespace tcc::coordinator {
+namespace {
+
+using internal::StoredTransaction;
+
+StoredTransaction Record(const std::string& gid, v1::TransactionState state,
+                         int64_t create_ms = 1000, int64_t finish_ms = 0) {
+  StoredTransaction r;
+  r.set_mode(internal::MODE_EXECUTE);
+  r.mutable_txn()->set_gid(gid);
+  r.mutable_txn()->set_state(state);
+  r.mutable_txn()->set_create_unix_ms(create_ms);
+  r.mutable_txn()->set_finish_unix_ms(finish_ms);
+  return r;
+}
+
+class TransactionLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+  void Open() {
+    TransactionLogOptions options;
+    options.path = dir_.Child("log");
+    options.callback_executor = &executor_;
+    auto log = TransactionLog::Open(options);
+    ASSERT_TRUE(log.ok()) << log.status();
+    log_ = std::move(*log);
+  }
+  absl::Status Write(StoredTransaction record, uint64_t expected) {
+    LogWrite w;
+    w.record = std::move(record);
+    w.expected_version = expected;
+    return log_->WriteAndWait(std::move(w));
+  }
+
+  testing::ScopedTempDir dir_;
+  ThreadPool executor_{"log-test", 2};
+  std::unique_ptr<TransactionLog> log_;
+};
+
+TEST_F(TransactionLogTest, CreateIsRefusedWhenGidExists) {
+  ASSERT_TRUE(Write(Record("g1", v1::TRYING), 0).ok());
+  absl::Status s = Write(Record("g1", v1::TRYING), 0);
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(TransactionLogTest, UpdateIsCheckedAgainstStoredVersion) {
+  ASSERT_TRUE(Write(Record("g1", v1::TRYING), 0).ok());
+  ASSERT_TRUE(Write(Record("g1", v1::CONFIRMING), 1).ok());
+  // A second writer that still believes version 1 loses.
+  absl::Status s = Write(Record("g1", v1::CANCELLING), 1);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  auto stored = log_->Get("g1");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->txn().state(), v1::CONFIRMING);
+  EXPECT_EQ(stored->version(), 2u);
+}
+
+TEST_F(TransactionLogTest, ConcurrentWritersToOneGidOnlyOneWins) {
+  ASSERT_TRUE(Write(Record("g1", v1::TRYING), 0).ok());
+  absl::Mutex mu;
+  int ok = 0, refused = 0, done = 0;
+  for (int i = 0; i < 50; ++i) {
+    LogWrite w;
+    w.record = Record("g1", i % 2 ? v1::CONFIRMING : v1::CANCELLING);
+    w.expected_version = 1;
+    log_->Write(std::move(w), [&](absl::Status s, const StoredTransaction*) {
+      absl::MutexLock lock(&mu);
+      (s.ok() ? ok : refused)++;
+      ++done;
+    });
+  }
+  absl::MutexLock lock(&mu);
+  mu.Await(absl::Condition(
+      +[](int* d) { return *d == 50; }, &done));
+  EXPECT_EQ(ok, 1);
+  EXPECT_EQ(refused, 49);
+}
+
+TEST_F(TransactionLogTest, WritesSurviveReopen) {
+  ASSERT_TRUE(Write(Record("g1", v1::TRYING), 0).ok());
+  ASSERT_TRUE(Write(Record("g1", v1::CONFIRMING), 1).ok());
+  log_->Close();
+  log_.reset();
+  Open();
+  auto stored = log_->Get("g1");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->txn().state(), v1::CONFIRMING);
+}
+
+TEST_F(TransactionLogTest, ScanActiveSkipsFinalTransactionsAndPages) {
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(Write(Record("g" + std::to_string(i), v1::TRYING), 0).ok());
+  }
+  ASSERT_TRUE(Write(Record("g3", v1::CONFIRMED, 1000, 5000), 1).ok());
+  std::vector<StoredTransaction> all;
+  std::string after;
+  int pages = 0;
+  do {
+    std::string next;
+    ASSERT_TRUE(log_->ScanActive(after, 4, &all, &next).ok());
+    after = next;
+    ++pages;
+  } while (!after.empty());
+  EXPECT_EQ(all.size(), 9u);
+  EXPECT_GE(pages, 3);
+  for (const auto& r : all) EXPECT_NE(r.txn().gid(), "g3");
+  EXPECT_EQ(*log_->CountActive(), 9);
+}
+
+TEST_F(TransactionLogTest, ListFiltersByStateAndAgeInPages) {
+  ASSERT_TRUE(Write(Record("old-trying", v1::TRYING, 1000), 0).ok());
+  ASSERT_TRUE(Write(Record("new-trying", v1::TRYING, 9000), 0).ok());
+  ASSERT_TRUE(Write(Record("old-done", v1::TRYING, 1000), 0).ok());
+  ASSERT_TRUE(Write(Record("old-done", v1::CANCELLED, 1000, 2000), 1).ok());
+
+  auto stuck = log_->List({v1::TRYING, v1::CONFIRMING, v1::CANCELLING},
+                          absl::FromUnixMillis(5000), 10, "");
+  ASSERT_TRUE(stuck.ok());
+  ASSERT_EQ(stuck->transactions.size(), 1u);
+  EXPECT_EQ(stuck->transactions[0].txn().gid(), "old-trying");
+
+  auto first = log_->List({}, absl::FromUnixMillis(10000), 2, "");
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->transactions.size(), 2u);
+  ASSERT_FALSE(first->next_page_token.empty());
+  auto second =
+      log_->List({}, absl::FromUnixMillis(10000), 2, first->next_page_token);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->transactions.size(), 1u);
+  EXPECT_TRUE(second->next_page_token.empty());
+}
+
+TEST_F(TransactionLogTest, PurgeRemovesOnlyFinalTransactionsPastRetention) {
+  ASSERT_TRUE(Write(Record("active", v1::TRYING, 1000), 0).ok());
+  ASSERT_TRUE(Write(Record("old", v1::TRYING, 1000), 0).ok());
+  ASSERT_TRUE(Write(Record("old", v1::CONFIRMED, 1000, 2000), 1).ok());
+  ASSERT_TRUE(Write(Record("recent", v1::TRYING, 1000), 0).ok());
+  ASSERT_TRUE(Write(Record("recent", v1::CANCELLED, 1000, 9000), 1).ok());
+
+  auto n = log_->PurgeFinishedBefore(absl::FromUnixMillis(5000), 100);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 1);
+  EXPECT_EQ(log_->Get("old").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(log_->Get("recent").ok());
+  EXPECT_TRUE(log_->Get("active").ok());
+  EXPECT_EQ(*log_->PurgeFinishedBefore(absl::FromUnixMillis(5000), 100), 0);
+}
+
+TEST_F(TransactionLogTest, WriteAfterCloseFailsWithUnavailable) {
+  log_->Close();
+  absl::Status s = Write(Record("g1", v1::TRYING), 0);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace tcc::coordinator
