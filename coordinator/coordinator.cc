@@ -230,7 +230,14 @@ void Coordinator::RecoveryLoop() {
         recovered_.emplace(driver.get(), true);
         ++recovering_;
       }
-      driver->Resume();
+      // Re-read now that the driver is registered: a driver that ran
+      // meanwhile may have moved the transaction on since the scan.
+      absl::StatusOr<StoredTransaction> fresh = log_->Get(record.txn().gid());
+      if (!fresh.ok()) {
+        OnDriverDone(driver.get());
+        continue;
+      }
+      driver->ResumeFrom(*std::move(fresh));
       ++resumed;
     }
     if (next.empty()) break;

@@ -159,6 +159,14 @@ void TransactionDriver::OnCreated(const absl::Status& status,
   Send(std::move(out), md);
 }
 
+void TransactionDriver::ResumeFrom(StoredTransaction fresh) {
+  {
+    absl::MutexLock lock(&mu_);
+    record_ = std::move(fresh);
+  }
+  Resume();
+}
+
 void TransactionDriver::Resume() {
   std::vector<Outgoing> out;
   Metadata md;
@@ -422,6 +430,13 @@ void TransactionDriver::Finish() {
                                              const StoredTransaction*) {
     if (status.ok()) {
       TCC_FAILPOINT("after_final_write");
+      self->context_->on_done(self.get());
+      return;
+    }
+    if (status.code() == absl::StatusCode::kFailedPrecondition) {
+      // Another driver already moved this transaction on; never overwrite.
+      LogError("transaction ", self->gid_,
+               ": final write refused: ", status.message());
       self->context_->on_done(self.get());
       return;
     }

@@ -78,6 +78,9 @@ class TransactionDriver
   // cancelled (its Try phase has nobody to finish it), a decided one is
   // driven to its end.
   void Resume();
+  // Resume() from `fresh`, the record as read from the log after this driver
+  // was registered (so no other driver can have moved it since).
+  void ResumeFrom(internal::StoredTransaction fresh);
 
   // Another Execute for the same gid. Answers ALREADY_EXISTS if `request`
   // differs from this transaction, otherwise the decision once made.
