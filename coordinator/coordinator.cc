@@ -4,11 +4,37 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "coordinator/saga_driver.h"
 #include "tcc/common/logging.h"
 
 namespace tcc::coordinator {
 
 using internal::StoredTransaction;
+
+namespace {
+
+// Fills the outcome fields every decision-bearing response shares.
+template <typename Response>
+Response OutcomeResponse(const StoredTransaction& stored) {
+  Response response;
+  response.set_gid(stored.txn().gid());
+  response.set_outcome(stored.txn().outcome());
+  response.set_reason(stored.txn().reason());
+  *response.mutable_transaction() = stored.txn();
+  return response;
+}
+
+// Adapts a typed `done` to a DecisionCallback answering with Response.
+template <typename Response, typename Done>
+DecisionCallback AnswerWith(Done done) {
+  return [done = std::move(done)](const absl::Status& status,
+                                  const StoredTransaction& stored) mutable {
+    std::move(done)(
+        status, status.ok() ? OutcomeResponse<Response>(stored) : Response());
+  };
+}
+
+}  // namespace
 
 Coordinator::Coordinator(CoordinatorOptions options, TransactionLog* log,
                          ParticipantPool* pool, Clock* clock,
@@ -28,7 +54,7 @@ Coordinator::Coordinator(CoordinatorOptions options, TransactionLog* log,
   context_.executor = executor_;
   context_.call_deadline = options_.call_deadline;
   context_.stopping = &stopping_;
-  context_.on_done = [this](const TransactionDriver* d) { OnDriverDone(d); };
+  context_.on_done = [this](const DriverBase* d) { OnDriverDone(d); };
 }
 
 Coordinator::~Coordinator() { Stop(); }
@@ -38,7 +64,7 @@ size_t Coordinator::InFlight() const {
   return drivers_.size();
 }
 
-void Coordinator::OnDriverDone(const TransactionDriver* driver) {
+void Coordinator::OnDriverDone(const DriverBase* driver) {
   absl::MutexLock lock(&mu_);
   auto it = drivers_.find(driver->gid());
   if (it != drivers_.end() && it->second.get() == driver) drivers_.erase(it);
@@ -49,31 +75,76 @@ void Coordinator::OnDriverDone(const TransactionDriver* driver) {
   }
 }
 
+std::shared_ptr<DriverBase> Coordinator::MakeDriver(StoredTransaction record) {
+  if (record.txn().mode() == v1::MODE_SAGA) {
+    return std::make_shared<SagaDriver>(&context_, std::move(record));
+  }
+  return std::make_shared<TccDriver>(&context_, std::move(record));
+}
+
+StoredTransaction Coordinator::NewRecord(
+    const std::string& gid, v1::TransactionMode mode, int64_t timeout_ms,
+    const google::protobuf::Map<std::string, std::string>& md) {
+  const absl::Time now = clock_->Now();
+  StoredTransaction record;
+  v1::Transaction* txn = record.mutable_txn();
+  txn->set_gid(gid.empty() ? GenerateGid() : gid);
+  txn->set_mode(mode);
+  txn->set_outcome(v1::OUTCOME_PENDING);
+  txn->mutable_metadata()->insert(md.begin(), md.end());
+  txn->set_create_unix_ms(ToUnixMs(now));
+  absl::Duration timeout = timeout_ms > 0 ? absl::Milliseconds(timeout_ms)
+                                          : options_.default_timeout;
+  txn->set_deadline_unix_ms(ToUnixMs(now + timeout));
+  return record;
+}
+
+void Coordinator::StartOrAttach(StoredTransaction record,
+                                DecisionCallback done) {
+  if (stopping_.load()) {
+    std::move(done)(absl::UnavailableError("coordinator is shutting down"),
+                    record);
+    return;
+  }
+  const std::string gid = record.txn().gid();
+  std::shared_ptr<DriverBase> driver;
+  bool created = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = drivers_.find(gid);
+    if (it != drivers_.end()) {
+      driver = it->second;
+    } else if (drivers_.size() >= static_cast<size_t>(options_.max_in_flight)) {
+      std::move(done)(absl::ResourceExhaustedError(absl::StrCat(
+                          "coordinator is driving ", drivers_.size(),
+                          " transactions (limit ", options_.max_in_flight,
+                          "); retry later")),
+                      record);
+      return;
+    } else {
+      driver = MakeDriver(record);
+      drivers_.emplace(gid, driver);
+      created = true;
+    }
+  }
+  if (created) {
+    driver->Create(std::move(done));
+  } else {
+    driver->Attach(record, std::move(done));
+  }
+}
+
 void Coordinator::Execute(const v1::ExecuteRequest& request, ExecuteDone done) {
   absl::Status valid = ValidateExecuteRequest(request, options_.limits, *pool_);
   if (!valid.ok()) {
     std::move(done)(valid, v1::ExecuteResponse());
     return;
   }
-  if (stopping_.load()) {
-    std::move(done)(absl::UnavailableError("coordinator is shutting down"),
-                    v1::ExecuteResponse());
-    return;
-  }
-  const absl::Time now = clock_->Now();
-  StoredTransaction record;
-  record.set_mode(internal::MODE_EXECUTE);
+  StoredTransaction record =
+      NewRecord(request.gid(), v1::MODE_EXECUTE, request.timeout_ms(),
+                request.metadata());
   v1::Transaction* txn = record.mutable_txn();
-  txn->set_gid(request.gid().empty() ? GenerateGid() : request.gid());
   txn->set_state(v1::TRYING);
-  txn->set_outcome(v1::OUTCOME_PENDING);
-  txn->mutable_metadata()->insert(request.metadata().begin(),
-                                  request.metadata().end());
-  txn->set_create_unix_ms(ToUnixMs(now));
-  absl::Duration timeout = request.timeout_ms() > 0
-                               ? absl::Milliseconds(request.timeout_ms())
-                               : options_.default_timeout;
-  txn->set_deadline_unix_ms(ToUnixMs(now + timeout));
   for (int i = 0; i < request.branches_size(); ++i) {
     const v1::BranchSpec& spec = request.branches(i);
     v1::Branch* b = txn->add_branches();
@@ -83,45 +154,230 @@ void Coordinator::Execute(const v1::ExecuteRequest& request, ExecuteDone done) {
     b->set_payload(spec.payload());
     b->set_state(v1::BRANCH_PENDING);
   }
+  StartOrAttach(std::move(record),
+                AnswerWith<v1::ExecuteResponse>(std::move(done)));
+}
 
-  auto respond = [done = std::move(done)](
-                     const absl::Status& status,
-                     const StoredTransaction& stored) mutable {
-    v1::ExecuteResponse response;
-    if (status.ok()) {
-      response.set_gid(stored.txn().gid());
-      response.set_outcome(stored.txn().outcome());
-      response.set_reason(stored.txn().reason());
-      *response.mutable_transaction() = stored.txn();
-    }
-    std::move(done)(status, std::move(response));
-  };
+void Coordinator::Saga(const v1::SagaRequest& request, SagaDone done) {
+  absl::Status valid = ValidateSagaRequest(request, options_.limits, *pool_);
+  if (!valid.ok()) {
+    std::move(done)(valid, v1::SagaResponse());
+    return;
+  }
+  StoredTransaction record = NewRecord(
+      request.gid(), v1::MODE_SAGA, request.timeout_ms(), request.metadata());
+  v1::Transaction* txn = record.mutable_txn();
+  txn->set_state(v1::RUNNING);
+  for (int i = 0; i < request.steps_size(); ++i) {
+    const v1::SagaStep& step = request.steps(i);
+    v1::Branch* b = txn->add_branches();
+    b->set_branch_id(absl::StrCat(i + 1));
+    b->set_participant(step.participant());
+    b->set_action(step.action());
+    b->set_compensation(step.compensation().empty() ? step.action()
+                                                    : step.compensation());
+    b->set_payload(step.payload());
+    // Step 1 is durably marked started by the creating write.
+    b->set_state(i == 0 ? v1::BRANCH_PENDING : v1::BRANCH_WAITING);
+    b->set_attempts(i == 0 ? 1 : 0);
+  }
+  StartOrAttach(std::move(record),
+                AnswerWith<v1::SagaResponse>(std::move(done)));
+}
 
-  std::shared_ptr<TransactionDriver> driver;
-  bool created = false;
+void Coordinator::Begin(const v1::BeginRequest& request, BeginDone done) {
+  absl::Status valid = ValidateBeginRequest(request, options_.limits);
+  if (!valid.ok()) {
+    std::move(done)(valid, v1::BeginResponse());
+    return;
+  }
+  StoredTransaction record =
+      NewRecord(request.gid(), v1::MODE_INTERACTIVE, request.timeout_ms(),
+                request.metadata());
+  record.mutable_txn()->set_state(v1::TRYING);
+  StartOrAttach(
+      std::move(record),
+      [done = std::move(done)](const absl::Status& status,
+                               const StoredTransaction& stored) mutable {
+        v1::BeginResponse response;
+        if (status.ok()) {
+          response.set_gid(stored.txn().gid());
+          *response.mutable_transaction() = stored.txn();
+        }
+        std::move(done)(status, std::move(response));
+      });
+}
+
+absl::StatusOr<std::shared_ptr<DriverBase>> Coordinator::Adopt(
+    const std::string& gid, bool recovering, StoredTransaction* final_record) {
+  std::shared_ptr<DriverBase> driver;
   {
     absl::MutexLock lock(&mu_);
-    auto it = drivers_.find(txn->gid());
-    if (it != drivers_.end()) {
-      driver = it->second;
-    } else if (drivers_.size() >= static_cast<size_t>(options_.max_in_flight)) {
-      std::move(respond)(absl::ResourceExhaustedError(absl::StrCat(
-                             "coordinator is driving ", drivers_.size(),
-                             " transactions (limit ", options_.max_in_flight,
-                             "); retry later")),
-                         record);
-      return;
-    } else {
-      driver = std::make_shared<TransactionDriver>(&context_, record);
-      drivers_.emplace(txn->gid(), driver);
-      created = true;
+    auto it = drivers_.find(gid);
+    if (it != drivers_.end()) return it->second;
+  }
+  absl::StatusOr<StoredTransaction> stored = log_->Get(gid);
+  if (!stored.ok()) return stored.status();
+  if (IsFinalState(stored->txn().state())) {
+    *final_record = *std::move(stored);
+    return std::shared_ptr<DriverBase>();
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = drivers_.find(gid);
+    if (it != drivers_.end()) return it->second;
+    driver = MakeDriver(*stored);
+    drivers_.emplace(gid, driver);
+    if (recovering) {
+      recovered_.emplace(driver.get(), true);
+      ++recovering_;
     }
   }
-  if (created) {
-    driver->Create(std::move(respond));
-  } else {
-    driver->Attach(record, std::move(respond));
+  // Re-read now that the driver is registered: a driver that ran meanwhile
+  // may have moved the transaction on since the first read.
+  absl::StatusOr<StoredTransaction> fresh = log_->Get(gid);
+  if (!fresh.ok()) {
+    OnDriverDone(driver.get());
+    return fresh.status();
   }
+  driver->ResumeFrom(*std::move(fresh));
+  return driver;
+}
+
+void Coordinator::FindDriver(const std::string& gid, DriverLookup done) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = drivers_.find(gid);
+    if (it != drivers_.end()) {
+      std::move(done)(absl::OkStatus(), it->second, nullptr);
+      return;
+    }
+  }
+  executor_->Schedule([this, gid, done = std::move(done)]() mutable {
+    StoredTransaction final_record;
+    absl::StatusOr<std::shared_ptr<DriverBase>> driver =
+        Adopt(gid, /*recovering=*/false, &final_record);
+    if (!driver.ok()) {
+      std::move(done)(driver.status(), nullptr, nullptr);
+    } else if (*driver == nullptr) {
+      std::move(done)(absl::OkStatus(), nullptr, &final_record);
+    } else {
+      std::move(done)(absl::OkStatus(), *driver, nullptr);
+    }
+  });
+}
+
+namespace {
+
+absl::Status NotInteractive(const std::string& gid, v1::TransactionMode mode) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("transaction ", gid, " is not interactive (",
+                   v1::TransactionMode_Name(mode), ")"));
+}
+
+}  // namespace
+
+void Coordinator::Try(const v1::TryRequest& request, TryDone done) {
+  absl::Status valid = ValidateTryRequest(request, options_.limits, *pool_);
+  if (!valid.ok()) {
+    std::move(done)(valid, v1::TryResponse());
+    return;
+  }
+  FindDriver(request.gid(), [this, request, done = std::move(done)](
+                                const absl::Status& status,
+                                std::shared_ptr<DriverBase> driver,
+                                const StoredTransaction* final_record) mutable {
+    if (!status.ok()) {
+      std::move(done)(status, v1::TryResponse());
+    } else if (final_record != nullptr) {
+      std::move(done)(
+          final_record->txn().mode() != v1::MODE_INTERACTIVE
+              ? NotInteractive(request.gid(), final_record->txn().mode())
+              : absl::FailedPreconditionError(absl::StrCat(
+                    "transaction ", request.gid(), " is already ",
+                    v1::TransactionState_Name(final_record->txn().state()))),
+          v1::TryResponse());
+    } else if (driver->mode() != v1::MODE_INTERACTIVE) {
+      std::move(done)(NotInteractive(request.gid(), driver->mode()),
+                      v1::TryResponse());
+    } else {
+      static_cast<TccDriver*>(driver.get())
+          ->AddBranch(request.branch(), options_.limits.max_branches,
+                      std::move(done));
+    }
+  });
+}
+
+void Coordinator::Commit(const v1::CommitRequest& request, CommitDone done) {
+  absl::Status valid = ValidateGid(request.gid());
+  if (!valid.ok()) {
+    std::move(done)(valid, v1::CommitResponse());
+    return;
+  }
+  FindDriver(request.gid(), [gid = request.gid(), done = std::move(done)](
+                                const absl::Status& status,
+                                std::shared_ptr<DriverBase> driver,
+                                const StoredTransaction* final_record) mutable {
+    if (!status.ok()) {
+      std::move(done)(status, v1::CommitResponse());
+    } else if (final_record != nullptr) {
+      const v1::Transaction& txn = final_record->txn();
+      if (txn.mode() != v1::MODE_INTERACTIVE) {
+        std::move(done)(NotInteractive(gid, txn.mode()), v1::CommitResponse());
+      } else if (txn.outcome() == v1::COMMITTED) {
+        std::move(done)(absl::OkStatus(),
+                        OutcomeResponse<v1::CommitResponse>(*final_record));
+      } else {
+        std::move(done)(absl::FailedPreconditionError(absl::StrCat(
+                            "transaction ", gid, " was rolled back (",
+                            txn.reason(), "); it cannot commit")),
+                        v1::CommitResponse());
+      }
+    } else if (driver->mode() != v1::MODE_INTERACTIVE) {
+      std::move(done)(NotInteractive(gid, driver->mode()),
+                      v1::CommitResponse());
+    } else {
+      static_cast<TccDriver*>(driver.get())
+          ->Commit(AnswerWith<v1::CommitResponse>(std::move(done)));
+    }
+  });
+}
+
+void Coordinator::Rollback(const v1::RollbackRequest& request,
+                           RollbackDone done) {
+  absl::Status valid = ValidateGid(request.gid());
+  if (!valid.ok()) {
+    std::move(done)(valid, v1::RollbackResponse());
+    return;
+  }
+  FindDriver(request.gid(), [gid = request.gid(), done = std::move(done)](
+                                const absl::Status& status,
+                                std::shared_ptr<DriverBase> driver,
+                                const StoredTransaction* final_record) mutable {
+    if (!status.ok()) {
+      std::move(done)(status, v1::RollbackResponse());
+    } else if (final_record != nullptr) {
+      const v1::Transaction& txn = final_record->txn();
+      if (txn.mode() != v1::MODE_INTERACTIVE) {
+        std::move(done)(NotInteractive(gid, txn.mode()),
+                        v1::RollbackResponse());
+      } else if (txn.outcome() == v1::ROLLED_BACK) {
+        std::move(done)(absl::OkStatus(),
+                        OutcomeResponse<v1::RollbackResponse>(*final_record));
+      } else {
+        std::move(done)(
+            absl::FailedPreconditionError(absl::StrCat(
+                "transaction ", gid, " is committed; it cannot roll back")),
+            v1::RollbackResponse());
+      }
+    } else if (driver->mode() != v1::MODE_INTERACTIVE) {
+      std::move(done)(NotInteractive(gid, driver->mode()),
+                      v1::RollbackResponse());
+    } else {
+      static_cast<TccDriver*>(driver.get())
+          ->Rollback(AnswerWith<v1::RollbackResponse>(std::move(done)));
+    }
+  });
 }
 
 void Coordinator::Get(const v1::GetRequest& request, GetDone done) {
@@ -166,13 +422,11 @@ void Coordinator::List(const v1::ListRequest& request, ListDone done) {
     }
     states.push_back(s);
   }
-  if (!request.page_token().empty()) {
-    absl::Status valid = ValidateGid(request.page_token());
-    if (!valid.ok()) {
-      std::move(done)(absl::InvalidArgumentError("page_token is malformed"),
-                      v1::ListResponse());
-      return;
-    }
+  if (!request.page_token().empty() &&
+      !ValidateGid(request.page_token()).ok()) {
+    std::move(done)(absl::InvalidArgumentError("page_token is malformed"),
+                    v1::ListResponse());
+    return;
   }
   executor_->Schedule(
       [this, states = std::move(states),
@@ -220,25 +474,11 @@ void Coordinator::RecoveryLoop() {
       LogError("recovery scan failed: ", s.message());
       return;
     }
-    for (StoredTransaction& record : batch) {
-      std::shared_ptr<TransactionDriver> driver;
-      {
-        absl::MutexLock lock(&mu_);
-        if (drivers_.contains(record.txn().gid())) continue;
-        driver = std::make_shared<TransactionDriver>(&context_, record);
-        drivers_.emplace(record.txn().gid(), driver);
-        recovered_.emplace(driver.get(), true);
-        ++recovering_;
-      }
-      // Re-read now that the driver is registered: a driver that ran
-      // meanwhile may have moved the transaction on since the scan.
-      absl::StatusOr<StoredTransaction> fresh = log_->Get(record.txn().gid());
-      if (!fresh.ok()) {
-        OnDriverDone(driver.get());
-        continue;
-      }
-      driver->ResumeFrom(*std::move(fresh));
-      ++resumed;
+    for (const StoredTransaction& record : batch) {
+      StoredTransaction final_record;
+      absl::StatusOr<std::shared_ptr<DriverBase>> driver =
+          Adopt(record.txn().gid(), /*recovering=*/true, &final_record);
+      if (driver.ok() && *driver != nullptr) ++resumed;
     }
     if (next.empty()) break;
     after = next;

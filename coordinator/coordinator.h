@@ -11,9 +11,10 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "coordinator/driver_base.h"
 #include "coordinator/participant_pool.h"
 #include "coordinator/request_validator.h"
-#include "coordinator/transaction_driver.h"
+#include "coordinator/tcc_driver.h"
 #include "coordinator/transaction_log.h"
 #include "tcc/common/clock.h"
 #include "tcc/common/retry_policy.h"
@@ -54,6 +55,16 @@ class Coordinator {
       absl::AnyInvocable<void(const absl::Status&, v1::GetResponse) &&>;
   using ListDone =
       absl::AnyInvocable<void(const absl::Status&, v1::ListResponse) &&>;
+  using BeginDone =
+      absl::AnyInvocable<void(const absl::Status&, v1::BeginResponse) &&>;
+  using TryDone =
+      absl::AnyInvocable<void(const absl::Status&, v1::TryResponse) &&>;
+  using CommitDone =
+      absl::AnyInvocable<void(const absl::Status&, v1::CommitResponse) &&>;
+  using RollbackDone =
+      absl::AnyInvocable<void(const absl::Status&, v1::RollbackResponse) &&>;
+  using SagaDone =
+      absl::AnyInvocable<void(const absl::Status&, v1::SagaResponse) &&>;
 
   // Every pointer must outlive the coordinator.
   Coordinator(CoordinatorOptions options, TransactionLog* log,
@@ -65,6 +76,13 @@ class Coordinator {
   // (on an executor thread) once the decision is durable, or with the error
   // status of the protocol contract.
   void Execute(const v1::ExecuteRequest& request, ExecuteDone done);
+  // Interactive TCC and Saga, with the semantics of coordinator.proto. Each
+  // `done` runs exactly once, on an executor thread.
+  void Begin(const v1::BeginRequest& request, BeginDone done);
+  void Try(const v1::TryRequest& request, TryDone done);
+  void Commit(const v1::CommitRequest& request, CommitDone done);
+  void Rollback(const v1::RollbackRequest& request, RollbackDone done);
+  void Saga(const v1::SagaRequest& request, SagaDone done);
   // Reads run on the executor, never on the caller's thread.
   void Get(const v1::GetRequest& request, GetDone done);
   void List(const v1::ListRequest& request, ListDone done);
@@ -84,9 +102,28 @@ class Coordinator {
   bool RecoveryScanned() const { return recovery_scanned_.load(); }
 
  private:
+  // The driver for `gid`, or the stored final record when it is no longer
+  // driven. NOT_FOUND for an unknown gid.
+  using DriverLookup =
+      absl::AnyInvocable<void(const absl::Status&, std::shared_ptr<DriverBase>,
+                              const internal::StoredTransaction*) &&>;
+
+  internal::StoredTransaction NewRecord(
+      const std::string& gid, v1::TransactionMode mode, int64_t timeout_ms,
+      const google::protobuf::Map<std::string, std::string>& md);
+  std::shared_ptr<DriverBase> MakeDriver(internal::StoredTransaction record);
+  // Starts a new transaction, or attaches to the one driven under its gid.
+  void StartOrAttach(internal::StoredTransaction record, DecisionCallback done);
+  void FindDriver(const std::string& gid, DriverLookup done);
+  // Registers a driver for a stored non-final transaction unless one exists,
+  // then resumes it from a fresh read. Returns the registered driver (or
+  // null with the final record in *final_record / an error).
+  absl::StatusOr<std::shared_ptr<DriverBase>> Adopt(
+      const std::string& gid, bool recovering,
+      internal::StoredTransaction* final_record);
   void RecoveryLoop();
   void PurgeOnce();
-  void OnDriverDone(const TransactionDriver* driver);
+  void OnDriverDone(const DriverBase* driver);
 
   const CoordinatorOptions options_;
   TransactionLog* const log_;
@@ -100,11 +137,10 @@ class Coordinator {
   DriverContext context_;
 
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<TransactionDriver>> drivers_
+  absl::flat_hash_map<std::string, std::shared_ptr<DriverBase>> drivers_
       ABSL_GUARDED_BY(mu_);
   int recovering_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::flat_hash_map<const TransactionDriver*, bool> recovered_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<const DriverBase*, bool> recovered_ ABSL_GUARDED_BY(mu_);
   std::thread recovery_thread_;
 };
 

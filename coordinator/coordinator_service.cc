@@ -5,42 +5,44 @@
 #include "tcc/common/grpc_status.h"
 
 namespace tcc::coordinator {
+namespace {
 
-grpc::ServerUnaryReactor* CoordinatorService::Execute(
-    grpc::CallbackServerContext* context, const v1::ExecuteRequest* request,
-    v1::ExecuteResponse* response) {
+// Hands `request` to `method` and finishes the reactor from whatever thread
+// the answer comes on. The callback thread returns at once.
+template <typename Request, typename Response, typename Method>
+grpc::ServerUnaryReactor* Forward(grpc::CallbackServerContext* context,
+                                  const Request* request, Response* response,
+                                  Method method) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  coordinator_->Execute(*request,
-                        [reactor, response](const absl::Status& status,
-                                            v1::ExecuteResponse result) {
-                          if (status.ok()) *response = std::move(result);
-                          reactor->Finish(ToGrpcStatus(status));
-                        });
+  method(*request,
+         [reactor, response](const absl::Status& status, Response result) {
+           if (status.ok()) *response = std::move(result);
+           reactor->Finish(ToGrpcStatus(status));
+         });
   return reactor;
 }
 
-grpc::ServerUnaryReactor* CoordinatorService::Get(
-    grpc::CallbackServerContext* context, const v1::GetRequest* request,
-    v1::GetResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  coordinator_->Get(*request, [reactor, response](const absl::Status& status,
-                                                  v1::GetResponse result) {
-    if (status.ok()) *response = std::move(result);
-    reactor->Finish(ToGrpcStatus(status));
-  });
-  return reactor;
-}
+}  // namespace
 
-grpc::ServerUnaryReactor* CoordinatorService::List(
-    grpc::CallbackServerContext* context, const v1::ListRequest* request,
-    v1::ListResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  coordinator_->List(*request, [reactor, response](const absl::Status& status,
-                                                   v1::ListResponse result) {
-    if (status.ok()) *response = std::move(result);
-    reactor->Finish(ToGrpcStatus(status));
-  });
-  return reactor;
-}
+#define TCC_FORWARD(Name)                                                     \
+  grpc::ServerUnaryReactor* CoordinatorService::Name(                         \
+      grpc::CallbackServerContext* context, const v1::Name##Request* request, \
+      v1::Name##Response* response) {                                         \
+    return Forward(context, request, response,                                \
+                   [this](const v1::Name##Request& r, auto done) {            \
+                     coordinator_->Name(r, std::move(done));                  \
+                   });                                                        \
+  }
+
+TCC_FORWARD(Execute)
+TCC_FORWARD(Get)
+TCC_FORWARD(List)
+TCC_FORWARD(Begin)
+TCC_FORWARD(Try)
+TCC_FORWARD(Commit)
+TCC_FORWARD(Rollback)
+TCC_FORWARD(Saga)
+
+#undef TCC_FORWARD
 
 }  // namespace tcc::coordinator

@@ -25,6 +25,21 @@ class CoordinatorService final : public v1::Coordinator::CallbackService {
   grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* context,
                                  const v1::ListRequest* request,
                                  v1::ListResponse* response) override;
+  grpc::ServerUnaryReactor* Begin(grpc::CallbackServerContext* context,
+                                  const v1::BeginRequest* request,
+                                  v1::BeginResponse* response) override;
+  grpc::ServerUnaryReactor* Try(grpc::CallbackServerContext* context,
+                                const v1::TryRequest* request,
+                                v1::TryResponse* response) override;
+  grpc::ServerUnaryReactor* Commit(grpc::CallbackServerContext* context,
+                                   const v1::CommitRequest* request,
+                                   v1::CommitResponse* response) override;
+  grpc::ServerUnaryReactor* Rollback(grpc::CallbackServerContext* context,
+                                     const v1::RollbackRequest* request,
+                                     v1::RollbackResponse* response) override;
+  grpc::ServerUnaryReactor* Saga(grpc::CallbackServerContext* context,
+                                 const v1::SagaRequest* request,
+                                 v1::SagaResponse* response) override;
 
  private:
   Coordinator* const coordinator_;

@@ -42,65 +42,79 @@ absl::Status ValidateGid(const std::string& gid) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateExecuteRequest(const v1::ExecuteRequest& request,
-                                    const RequestLimits& limits,
-                                    const ParticipantPool& pool) {
-  if (!request.gid().empty()) {
-    absl::Status s = ValidateGid(request.gid());
+namespace {
+
+absl::Status ValidateName(const std::string& where, const std::string& value) {
+  if (value.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, " is empty"));
+  }
+  if (value.size() > kMaxNameBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, " is longer than ", kMaxNameBytes, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateBranch(const std::string& where,
+                            const std::string& participant,
+                            const std::string& action,
+                            const std::string& payload,
+                            const RequestLimits& limits,
+                            const ParticipantPool& pool) {
+  absl::Status s = ValidateName(where + ".participant", participant);
+  if (!s.ok()) return s;
+  if (!pool.Contains(participant)) {
+    return absl::NotFoundError(
+        absl::StrCat(where, ".participant \"", participant,
+                     "\" is not a configured participant"));
+  }
+  s = ValidateName(where + ".action", action);
+  if (!s.ok()) return s;
+  if (payload.size() > limits.max_payload_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ".payload is ", payload.size(), " bytes; at most ",
+                     limits.max_payload_bytes, " allowed"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCount(const char* field, int count,
+                           const RequestLimits& limits) {
+  if (count == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is empty; at least 1 needed"));
+  }
+  if (count > limits.max_branches) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " has ", count, " entries; at most ",
+                     limits.max_branches, " allowed"));
+  }
+  return absl::OkStatus();
+}
+
+// The fields every creating call shares.
+absl::Status ValidateCommon(
+    const std::string& gid, int64_t timeout_ms,
+    const google::protobuf::Map<std::string, std::string>& metadata,
+    const RequestLimits& limits) {
+  if (!gid.empty()) {
+    absl::Status s = ValidateGid(gid);
     if (!s.ok()) return s;
   }
-  if (request.branches().empty()) {
-    return absl::InvalidArgumentError("branches is empty; at least 1 needed");
-  }
-  if (request.branches_size() > limits.max_branches) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("branches has ", request.branches_size(),
-                     " entries; at most ", limits.max_branches, " allowed"));
-  }
-  for (int i = 0; i < request.branches_size(); ++i) {
-    const v1::BranchSpec& b = request.branches(i);
-    const std::string where = absl::StrCat("branches[", i, "]");
-    if (b.participant().empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ".participant is empty"));
-    }
-    if (b.participant().size() > kMaxNameBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ".participant is longer than ", kMaxNameBytes, " bytes"));
-    }
-    if (!pool.Contains(b.participant())) {
-      return absl::NotFoundError(
-          absl::StrCat(where, ".participant \"", b.participant(),
-                       "\" is not a configured participant"));
-    }
-    if (b.action().empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ".action is empty"));
-    }
-    if (b.action().size() > kMaxNameBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ".action is longer than ", kMaxNameBytes, " bytes"));
-    }
-    if (b.payload().size() > limits.max_payload_bytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ".payload is ", b.payload().size(), " bytes; at most ",
-          limits.max_payload_bytes, " allowed"));
-    }
-  }
-  if (request.timeout_ms() < 0) {
+  if (timeout_ms < 0) {
     return absl::InvalidArgumentError("timeout_ms is negative");
   }
-  if (request.timeout_ms() > limits.max_timeout_ms) {
+  if (timeout_ms > limits.max_timeout_ms) {
     return absl::InvalidArgumentError(
-        absl::StrCat("timeout_ms ", request.timeout_ms(), " exceeds the ",
+        absl::StrCat("timeout_ms ", timeout_ms, " exceeds the ",
                      limits.max_timeout_ms, " ms maximum"));
   }
-  if (request.metadata_size() > kMaxMetadataEntries) {
+  if (metadata.size() > kMaxMetadataEntries) {
     return absl::InvalidArgumentError(
-        absl::StrCat("metadata has ", request.metadata_size(),
-                     " entries; at most ", kMaxMetadataEntries, " allowed"));
+        absl::StrCat("metadata has ", metadata.size(), " entries; at most ",
+                     kMaxMetadataEntries, " allowed"));
   }
-  for (const auto& [key, value] : request.metadata()) {
+  for (const auto& [key, value] : metadata) {
     if (key.empty() || key.size() > kMaxNameBytes) {
       return absl::InvalidArgumentError(
           "metadata keys must be 1-128 bytes long");
@@ -126,6 +140,66 @@ absl::Status ValidateExecuteRequest(const v1::ExecuteRequest& request,
         return absl::InvalidArgumentError(absl::StrCat(
             "metadata value for \"", key, "\" must be printable ASCII"));
       }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateExecuteRequest(const v1::ExecuteRequest& request,
+                                    const RequestLimits& limits,
+                                    const ParticipantPool& pool) {
+  absl::Status s = ValidateCommon(request.gid(), request.timeout_ms(),
+                                  request.metadata(), limits);
+  if (!s.ok()) return s;
+  s = ValidateCount("branches", request.branches_size(), limits);
+  if (!s.ok()) return s;
+  for (int i = 0; i < request.branches_size(); ++i) {
+    const v1::BranchSpec& b = request.branches(i);
+    s = ValidateBranch(absl::StrCat("branches[", i, "]"), b.participant(),
+                       b.action(), b.payload(), limits, pool);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateBeginRequest(const v1::BeginRequest& request,
+                                  const RequestLimits& limits) {
+  return ValidateCommon(request.gid(), request.timeout_ms(), request.metadata(),
+                        limits);
+}
+
+absl::Status ValidateTryRequest(const v1::TryRequest& request,
+                                const RequestLimits& limits,
+                                const ParticipantPool& pool) {
+  absl::Status s = ValidateGid(request.gid());
+  if (!s.ok()) return s;
+  if (!request.has_branch()) {
+    return absl::InvalidArgumentError("branch is missing");
+  }
+  const v1::BranchSpec& b = request.branch();
+  return ValidateBranch("branch", b.participant(), b.action(), b.payload(),
+                        limits, pool);
+}
+
+absl::Status ValidateSagaRequest(const v1::SagaRequest& request,
+                                 const RequestLimits& limits,
+                                 const ParticipantPool& pool) {
+  absl::Status s = ValidateCommon(request.gid(), request.timeout_ms(),
+                                  request.metadata(), limits);
+  if (!s.ok()) return s;
+  s = ValidateCount("steps", request.steps_size(), limits);
+  if (!s.ok()) return s;
+  for (int i = 0; i < request.steps_size(); ++i) {
+    const v1::SagaStep& step = request.steps(i);
+    const std::string where = absl::StrCat("steps[", i, "]");
+    s = ValidateBranch(where, step.participant(), step.action(), step.payload(),
+                       limits, pool);
+    if (!s.ok()) return s;
+    if (step.compensation().size() > kMaxNameBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ".compensation is longer than ", kMaxNameBytes, " bytes"));
     }
   }
   return absl::OkStatus();

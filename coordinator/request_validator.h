@@ -32,6 +32,20 @@ absl::Status ValidateExecuteRequest(const v1::ExecuteRequest& request,
                                     const RequestLimits& limits,
                                     const ParticipantPool& pool);
 
+// Begin: gid (optional), timeout, metadata.
+absl::Status ValidateBeginRequest(const v1::BeginRequest& request,
+                                  const RequestLimits& limits);
+
+// Interactive Try: gid (required) and one branch.
+absl::Status ValidateTryRequest(const v1::TryRequest& request,
+                                const RequestLimits& limits,
+                                const ParticipantPool& pool);
+
+// Saga: as Execute, with steps (and their optional compensation names).
+absl::Status ValidateSagaRequest(const v1::SagaRequest& request,
+                                 const RequestLimits& limits,
+                                 const ParticipantPool& pool);
+
 // A fresh random gid (32 hex characters).
 std::string GenerateGid();
 

@@ -56,7 +56,8 @@ std::string TransactionKey(const std::string& gid) {
 }
 
 bool IsFinalState(int state) {
-  return state == v1::CONFIRMED || state == v1::CANCELLED;
+  return state == v1::CONFIRMED || state == v1::CANCELLED ||
+         state == v1::SUCCEEDED || state == v1::COMPENSATED;
 }
 
 absl::StatusOr<std::unique_ptr<TransactionLog>> TransactionLog::Open(

@@ -14,7 +14,7 @@ using internal::StoredTransaction;
 StoredTransaction Record(const std::string& gid, v1::TransactionState state,
                          int64_t create_ms = 1000, int64_t finish_ms = 0) {
   StoredTransaction r;
-  r.set_mode(internal::MODE_EXECUTE);
+  r.mutable_txn()->set_mode(v1::MODE_EXECUTE);
   r.mutable_txn()->set_gid(gid);
   r.mutable_txn()->set_state(state);
   r.mutable_txn()->set_create_unix_ms(create_ms);

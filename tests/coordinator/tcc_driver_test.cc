@@ -5,126 +5,19 @@
 #include <memory>
 
 #include "absl/synchronization/notification.h"
-#include "coordinator/coordinator.h"
+#include "coordinator_fixture.h"
 #include "gtest/gtest.h"
-#include "support/scoped_temp_dir.h"
-#include "support/scripted_participant.h"
-#include "support/subprocess.h"
 
 namespace tcc::coordinator {
 namespace {
 
 using internal::StoredTransaction;
 using testing::ParticipantCall;
-using testing::ScriptedParticipant;
 using testing::WaitFor;
 
-struct ExecuteResult {
-  absl::Status status;
-  v1::ExecuteResponse response;
-};
+using TccDriverTest = CoordinatorFixture;
 
-class TransactionDriverTest : public ::testing::Test {
- protected:
-  void SetUp() override { StartCoordinator(); }
-  void TearDown() override {
-    a_.Shutdown();
-    b_.Shutdown();
-    StopCoordinator();
-  }
-
-  void StartCoordinator() {
-    config::CoordinatorConfig config;
-    auto* pa = config.add_participant();
-    pa->set_name("a");
-    pa->set_target(a_.address());
-    auto* pb = config.add_participant();
-    pb->set_name("b");
-    pb->set_target(b_.address());
-    executor_ = std::make_unique<ThreadPool>("test-exec", 2);
-    TransactionLogOptions log_options;
-    log_options.path = dir_.Child("log");
-    log_options.callback_executor = executor_.get();
-    log_ = std::move(*TransactionLog::Open(log_options));
-    scheduler_ = std::make_unique<Scheduler>(&clock_, executor_.get());
-    pool_ = std::move(*ParticipantPool::Create(config));
-    CoordinatorOptions options;
-    options.default_timeout = absl::Seconds(10);
-    options.call_deadline = absl::Seconds(5);
-    options.retry.initial = absl::Seconds(1);
-    options.retry.multiplier = 2;
-    options.retry.max = absl::Seconds(4);
-    options.retry.jitter = 0;
-    coordinator_ =
-        std::make_unique<Coordinator>(options, log_.get(), pool_.get(), &clock_,
-                                      executor_.get(), scheduler_.get());
-    coordinator_->Start();
-  }
-
-  void StopCoordinator() {
-    if (!coordinator_) return;
-    coordinator_->Stop();
-    log_->Close();
-    scheduler_->Shutdown();
-    executor_->Shutdown();
-    coordinator_.reset();
-    scheduler_.reset();
-    log_.reset();
-    pool_.reset();
-    executor_.reset();
-  }
-
-  static v1::ExecuteRequest Request(const std::string& gid) {
-    v1::ExecuteRequest r;
-    r.set_gid(gid);
-    auto* b1 = r.add_branches();
-    b1->set_participant("a");
-    b1->set_action("debit");
-    b1->set_payload("10");
-    auto* b2 = r.add_branches();
-    b2->set_participant("b");
-    b2->set_action("credit");
-    b2->set_payload("10");
-    return r;
-  }
-
-  ExecuteResult Execute(const v1::ExecuteRequest& request) {
-    ExecuteResult result;
-    absl::Notification done;
-    coordinator_->Execute(request,
-                          [&](const absl::Status& s, v1::ExecuteResponse r) {
-                            result.status = s;
-                            result.response = std::move(r);
-                            done.Notify();
-                          });
-    done.WaitForNotification();
-    return result;
-  }
-
-  v1::Transaction Get(const std::string& gid) {
-    auto r = log_->Get(gid);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? r->txn() : v1::Transaction();
-  }
-
-  bool WaitForState(const std::string& gid, v1::TransactionState state) {
-    return WaitFor([&] {
-      auto r = log_->Get(gid);
-      return r.ok() && r->txn().state() == state;
-    });
-  }
-
-  testing::ScopedTempDir dir_;
-  ManualClock clock_;
-  ScriptedParticipant a_, b_;
-  std::unique_ptr<ThreadPool> executor_;
-  std::unique_ptr<TransactionLog> log_;
-  std::unique_ptr<Scheduler> scheduler_;
-  std::unique_ptr<ParticipantPool> pool_;
-  std::unique_ptr<Coordinator> coordinator_;
-};
-
-TEST_F(TransactionDriverTest, AllTriesOkCommitsAndConfirmsEveryBranch) {
+TEST_F(TccDriverTest, AllTriesOkCommitsAndConfirmsEveryBranch) {
   ExecuteResult r = Execute(Request("t1"));
   ASSERT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(r.response.outcome(), v1::COMMITTED);
@@ -141,7 +34,7 @@ TEST_F(TransactionDriverTest, AllTriesOkCommitsAndConfirmsEveryBranch) {
   EXPECT_GT(txn.finish_unix_ms(), 0);
 }
 
-TEST_F(TransactionDriverTest, RefusedTryRollsBackAndCancelsEveryBranch) {
+TEST_F(TccDriverTest, RefusedTryRollsBackAndCancelsEveryBranch) {
   b_.SetResponder([](const ParticipantCall& c) -> std::optional<grpc::Status> {
     if (c.phase == "Try") {
       return grpc::Status(grpc::StatusCode::ABORTED, "insufficient funds");
@@ -159,7 +52,7 @@ TEST_F(TransactionDriverTest, RefusedTryRollsBackAndCancelsEveryBranch) {
   EXPECT_EQ(a_.CountCalls("Confirm"), 0);
 }
 
-TEST_F(TransactionDriverTest, UnknownTryOutcomeRollsBack) {
+TEST_F(TccDriverTest, UnknownTryOutcomeRollsBack) {
   a_.SetResponder([](const ParticipantCall& c) -> std::optional<grpc::Status> {
     if (c.phase == "Try") {
       return grpc::Status(grpc::StatusCode::INTERNAL, "garbage");
@@ -174,7 +67,7 @@ TEST_F(TransactionDriverTest, UnknownTryOutcomeRollsBack) {
   EXPECT_EQ(b_.CountCalls("Cancel", "t3"), 1);
 }
 
-TEST_F(TransactionDriverTest, TryPhaseTimesOutOnTheInjectedClock) {
+TEST_F(TccDriverTest, TryPhaseTimesOutOnTheInjectedClock) {
   b_.SetResponder([](const ParticipantCall& c) -> std::optional<grpc::Status> {
     if (c.phase == "Try") return std::nullopt;  // hangs
     return grpc::Status::OK;
@@ -201,7 +94,7 @@ TEST_F(TransactionDriverTest, TryPhaseTimesOutOnTheInjectedClock) {
   EXPECT_EQ(b_.CountCalls("Cancel", "t4"), 1);
 }
 
-TEST_F(TransactionDriverTest, ConfirmIsRetriedWithBackoffUntilItSucceeds) {
+TEST_F(TccDriverTest, ConfirmIsRetriedWithBackoffUntilItSucceeds) {
   std::atomic<int> failures{0};
   a_.SetResponder([&](const ParticipantCall& c) -> std::optional<grpc::Status> {
     if (c.phase == "Confirm" && failures.fetch_add(1) < 3) {
@@ -243,7 +136,7 @@ TEST_F(TransactionDriverTest, ConfirmIsRetriedWithBackoffUntilItSucceeds) {
   EXPECT_EQ(b_.CountCalls("Confirm", "t5"), 1);
 }
 
-TEST_F(TransactionDriverTest, ResubmittedGidReturnsStoredOutcomeOnly) {
+TEST_F(TccDriverTest, ResubmittedGidReturnsStoredOutcomeOnly) {
   ExecuteResult first = Execute(Request("t6"));
   ASSERT_EQ(first.response.outcome(), v1::COMMITTED);
   ASSERT_TRUE(WaitForState("t6", v1::CONFIRMED));
@@ -255,7 +148,7 @@ TEST_F(TransactionDriverTest, ResubmittedGidReturnsStoredOutcomeOnly) {
   EXPECT_EQ(a_.CountCalls("Confirm", "t6"), 1);
 }
 
-TEST_F(TransactionDriverTest, ResubmissionWhileTryingWaitsForTheDecision) {
+TEST_F(TccDriverTest, ResubmissionWhileTryingWaitsForTheDecision) {
   b_.SetResponder([](const ParticipantCall& c) -> std::optional<grpc::Status> {
     if (c.phase == "Try") return std::nullopt;
     return grpc::Status::OK;
@@ -281,7 +174,7 @@ TEST_F(TransactionDriverTest, ResubmissionWhileTryingWaitsForTheDecision) {
   EXPECT_EQ(b_.CountCalls("Try", "t7"), 1);
 }
 
-TEST_F(TransactionDriverTest, ReusedGidWithDifferentContentIsAlreadyExists) {
+TEST_F(TccDriverTest, ReusedGidWithDifferentContentIsAlreadyExists) {
   ASSERT_TRUE(Execute(Request("t8")).status.ok());
   v1::ExecuteRequest other = Request("t8");
   other.mutable_branches(0)->set_payload("999");
@@ -294,7 +187,7 @@ TEST_F(TransactionDriverTest, ReusedGidWithDifferentContentIsAlreadyExists) {
   EXPECT_EQ(a_.CountCalls("Try", "t8"), 1);
 }
 
-TEST_F(TransactionDriverTest, MetadataReachesEveryParticipantCall) {
+TEST_F(TccDriverTest, MetadataReachesEveryParticipantCall) {
   v1::ExecuteRequest req = Request("t9");
   (*req.mutable_metadata())["trace-id"] = "abc123";
   ASSERT_TRUE(Execute(req).status.ok());
@@ -310,7 +203,7 @@ TEST_F(TransactionDriverTest, MetadataReachesEveryParticipantCall) {
   }
 }
 
-TEST_F(TransactionDriverTest, BadRequestIsRefusedWithoutCallingAnyone) {
+TEST_F(TccDriverTest, BadRequestIsRefusedWithoutCallingAnyone) {
   v1::ExecuteRequest req = Request("t10");
   req.mutable_branches(1)->set_participant("unknown");
   EXPECT_EQ(Execute(req).status.code(), absl::StatusCode::kNotFound);
@@ -320,7 +213,7 @@ TEST_F(TransactionDriverTest, BadRequestIsRefusedWithoutCallingAnyone) {
   EXPECT_EQ(log_->Get("t10").status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(TransactionDriverTest, RestartCancelsTryingAndFinishesDecided) {
+TEST_F(TccDriverTest, RestartCancelsTryingAndFinishesDecided) {
   StopCoordinator();
   // What a crash leaves behind: one transaction in its Try phase, one decided
   // to commit with one branch already confirmed.
@@ -331,8 +224,7 @@ TEST_F(TransactionDriverTest, RestartCancelsTryingAndFinishesDecided) {
     o.callback_executor = &exec;
     auto log = std::move(*TransactionLog::Open(o));
     StoredTransaction trying;
-    trying.set_mode(internal::MODE_EXECUTE);
-    *trying.mutable_txn() = v1::Transaction();
+    trying.mutable_txn()->set_mode(v1::MODE_EXECUTE);
     trying.mutable_txn()->set_gid("r1");
     trying.mutable_txn()->set_state(v1::TRYING);
     for (const char* p : {"a", "b"}) {
@@ -365,7 +257,7 @@ TEST_F(TransactionDriverTest, RestartCancelsTryingAndFinishesDecided) {
   EXPECT_EQ(Get("r1").outcome(), v1::ROLLED_BACK);
 }
 
-TEST_F(TransactionDriverTest, FinishedTransactionsArePurgedAfterRetention) {
+TEST_F(TccDriverTest, FinishedTransactionsArePurgedAfterRetention) {
   ASSERT_TRUE(Execute(Request("p1")).status.ok());
   ASSERT_TRUE(WaitForState("p1", v1::CONFIRMED));
   // Default retention is 7 days; the purge runs every minute.
