@@ -205,7 +205,7 @@ void DriverBase::OnCreated(const absl::Status& status,
     } else if (!status.ok()) {
       NotifyWaiters(absl::UnavailableError(
           absl::StrCat("could not record transaction ", gid_,
-                       " (nothing was started; retry with the same gid): ",
+                       " (no participant was called; retry with the same gid): ",
                        status.message())));
       Done();
       return;

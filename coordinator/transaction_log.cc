@@ -232,6 +232,7 @@ void TransactionLog::CommitGroup(std::vector<Pending>* group) {
   {
     absl::MutexLock lock(&mu_);
     ++groups_;
+    if (!s.ok()) write_failed_ = true;
   }
 
   // One task runs the whole group's callbacks: they are short and never
@@ -388,7 +389,11 @@ absl::StatusOr<int> TransactionLog::PurgeFinishedBefore(absl::Time cutoff,
   if (n == 0) return 0;
   // Not synced: a purge lost to a crash is simply redone.
   rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
-  if (!s.ok()) return FromRocks(s, "purge");
+  if (!s.ok()) {
+    absl::MutexLock lock(&mu_);
+    write_failed_ = true;
+    return FromRocks(s, "purge");
+  }
   return n;
 }
 
@@ -416,13 +421,18 @@ void TransactionLog::Close() {
     closing_ = true;
   }
   if (writer_.joinable()) writer_.join();
+  bool write_failed;
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return;
     closed_ = true;
+    write_failed = write_failed_;
   }
-  rocksdb::Status s = db_->SyncWAL();
-  (void)s;  // Best effort: every acknowledged write was already synced.
+  rocksdb::Status s;
+  if (!write_failed) {
+    s = db_->SyncWAL();
+    (void)s;  // Best effort: every acknowledged write was already synced.
+  }
   s = db_->Close();
   (void)s;  // Nothing more to do on a failed close at shutdown.
 }

@@ -39,7 +39,9 @@ struct LogWrite {
 //                        is the stored record.
 //   FAILED_PRECONDITION  the stored version differs; `current` as stored (or
 //                        null if the record vanished).
-//   other                the store failed; nothing was written.
+//   other                the store failed. The outcome is unknown: a write
+//                        whose fsync failed may still be found after a
+//                        restart (callers must treat it as "maybe written").
 using LogWriteCallback =
     absl::AnyInvocable<void(absl::Status status,
                             const internal::StoredTransaction* current) &&>;
@@ -148,6 +150,10 @@ class TransactionLog {
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t groups_ ABSL_GUARDED_BY(mu_) = 0;
+  // A RocksDB write failed. RocksDB 7.8 (built with assertions, as Debian's
+  // is) aborts in SyncWAL() once the WAL writer has seen an error, so Close()
+  // must not call it then.
+  bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
   std::thread writer_;
 };
 

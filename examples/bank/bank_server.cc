@@ -1,0 +1,166 @@
+// bank_server: the bank participant. Serves the tcc.v1.Participant actions
+// "debit" and "credit" and the tcc.examples.bank.Bank inspection service,
+// with accounts and barrier records in one RocksDB under --data_dir.
+//
+//   bank_server --listen=127.0.0.1:7001 --data_dir=/var/lib/bank-a
+//       --accounts=alice:1000,carol:500
+//
+// SIGTERM or SIGINT shuts it down cleanly: calls in progress finish, then
+// the database is closed.
+
+#include <signal.h>
+#include <stdio.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <system_error>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "bank_handlers.h"
+#include "bank_service.h"
+#include "tcc/common/clock.h"
+#include "tcc/common/scheduler.h"
+#include "tcc/common/status_macros.h"
+#include "tcc/common/thread_pool.h"
+#include "tcc/participant/barrier_purger.h"
+#include "tcc/participant/participant_server.h"
+#include "tcc/participant/participant_service.h"
+#include "tcc/participant/rocksdb_barrier_store.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:0",
+          "host:port to serve on; port 0 picks a free port.");
+ABSL_FLAG(std::string, data_dir, "", "RocksDB directory (required).");
+ABSL_FLAG(std::string, accounts, "",
+          "Accounts to create if absent, e.g. alice:1000,bob:500.");
+ABSL_FLAG(std::string, port_file, "",
+          "If set, the bound port is written there once serving.");
+ABSL_FLAG(int, threads, 4, "Worker threads running handlers.");
+ABSL_FLAG(absl::Duration, barrier_retention, absl::Hours(7 * 24),
+          "How long barrier records are kept.");
+ABSL_FLAG(absl::Duration, purge_interval, absl::Minutes(10),
+          "Time between barrier purges.");
+
+namespace {
+
+using tcc::participant::BarrierPurger;
+using tcc::participant::ParticipantServer;
+using tcc::participant::ParticipantService;
+using tcc::participant::RocksDbBarrierStore;
+
+// Written to a temporary name then renamed, so a reader never sees a
+// partial port.
+absl::Status WritePortFile(const std::string& path, int port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out.flush()) {
+      return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+    }
+  }
+  std::error_code error;
+  std::filesystem::rename(tmp, path, error);
+  if (error) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot rename ", tmp, ": ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Serve(const sigset_t& stop_signals) {
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (data_dir.empty())
+    return absl::InvalidArgumentError("--data_dir is required");
+  TCC_ASSIGN_OR_RETURN(auto accounts, tcc::examples::bank::ParseAccountList(
+                                          absl::GetFlag(FLAGS_accounts)));
+
+  tcc::participant::RocksDbBarrierStoreOptions store_options;
+  store_options.path = data_dir;
+  TCC_ASSIGN_OR_RETURN(std::unique_ptr<RocksDbBarrierStore> store,
+                       RocksDbBarrierStore::Open(store_options));
+  for (const auto& [name, balance] : accounts) {
+    TCC_ASSIGN_OR_RETURN(
+        bool created,
+        tcc::examples::bank::CreateAccountIfAbsent(store->db(), name, balance));
+    if (created) {
+      fprintf(stderr, "bank_server: created account %s with %lld\n",
+              name.c_str(), static_cast<long long>(balance));
+    }
+  }
+
+  tcc::ThreadPool workers("bank", absl::GetFlag(FLAGS_threads));
+  tcc::Scheduler scheduler(tcc::Clock::Real(), &workers);
+  tcc::participant::BarrierPurgerOptions purge_options;
+  purge_options.retention = absl::GetFlag(FLAGS_barrier_retention);
+  purge_options.interval = absl::GetFlag(FLAGS_purge_interval);
+  purge_options.on_sweep = [](const absl::StatusOr<int>& purged) {
+    if (!purged.ok()) {
+      fprintf(stderr, "bank_server: barrier purge failed: %s\n",
+              purged.status().ToString().c_str());
+    } else if (*purged > 0) {
+      fprintf(stderr, "bank_server: purged %d barrier records\n", *purged);
+    }
+  };
+  BarrierPurger<RocksDbBarrierStore> purger(store.get(), &scheduler,
+                                            purge_options);
+
+  ParticipantService<RocksDbBarrierStore> participant(store.get(), &workers);
+  TCC_RETURN_IF_ERROR(tcc::examples::bank::RegisterBankActions(&participant));
+  tcc::examples::bank::BankService bank(store->db(), &workers);
+
+  tcc::participant::ParticipantServerOptions server_options;
+  server_options.listen_address = absl::GetFlag(FLAGS_listen);
+  TCC_ASSIGN_OR_RETURN(
+      std::unique_ptr<ParticipantServer> server,
+      ParticipantServer::Start(server_options, {&participant, &bank}));
+  purger.Start();
+  fprintf(stderr, "bank_server: serving on %s\n", server->address().c_str());
+  if (const std::string port_file = absl::GetFlag(FLAGS_port_file);
+      !port_file.empty()) {
+    absl::Status written = WritePortFile(port_file, server->port());
+    if (!written.ok()) {
+      server->Shutdown();
+      return written;
+    }
+  }
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  fprintf(stderr, "bank_server: signal %d, shutting down\n", signal_number);
+  // Calls in flight still need the workers; stop them last.
+  server->Shutdown();
+  purger.Stop();
+  scheduler.Shutdown();
+  workers.Shutdown();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Bank participant: serves debit/credit TCC actions over gRPC.");
+  absl::ParseCommandLine(argc, argv);
+
+  // Blocked before any thread starts, so every thread inherits the mask and
+  // the signals are only ever taken by sigwait() in Serve().
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::Status status = Serve(stop_signals);
+  if (!status.ok()) {
+    fprintf(stderr, "bank_server: %s\n", status.ToString().c_str());
+    return EXIT_FAILURE;
+  }
+  return EXIT_SUCCESS;
+}

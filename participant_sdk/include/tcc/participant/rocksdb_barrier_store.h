@@ -1,0 +1,164 @@
+#ifndef TCC_PARTICIPANT_ROCKSDB_BARRIER_STORE_H_
+#define TCC_PARTICIPANT_ROCKSDB_BARRIER_STORE_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "rocksdb/utilities/transaction.h"
+#include "rocksdb/utilities/transaction_db.h"
+#include "tcc/common/clock.h"
+#include "tcc/participant/barrier.h"
+
+namespace tcc::participant {
+
+// Named points at which RocksDbBarrierStoreOptions::sync_point is called, in
+// this order, by every Run().
+// Before the branch's try key is locked.
+inline constexpr std::string_view kSyncPointBeforeLock =
+    "RocksDbBarrierStore::Run:BeforeLock";
+// Once the try key and the phase key are locked and read.
+inline constexpr std::string_view kSyncPointLocked =
+    "RocksDbBarrierStore::Run:Locked";
+// After a successful commit (not reached by rolled-back calls).
+inline constexpr std::string_view kSyncPointCommitted =
+    "RocksDbBarrierStore::Run:Committed";
+
+struct RocksDbBarrierStoreOptions {
+  // Directory of the RocksDB database. Required. Fixed at Open().
+  std::string path;
+  // Whether every commit is fsync'd before Run() returns. Default true; only
+  // benchmarks and tests should turn it off (a crash may then lose branches
+  // the coordinator was told were done). Fixed at Open().
+  bool sync = true;
+  // How long Run() waits for the locks of a branch (or of business keys the
+  // handler reads with GetForUpdate) before giving up with UNAVAILABLE.
+  // Default 5 s. Fixed at Open().
+  absl::Duration lock_timeout = absl::Seconds(5);
+  // Whether lock cycles between transactions are detected and broken at once
+  // (the victim gets UNAVAILABLE) instead of waiting for lock_timeout.
+  // Default true. Fixed at Open().
+  bool deadlock_detect = true;
+  // Create the database if it does not exist. Default true. The "tcc_barrier"
+  // column family is always created when missing.
+  bool create_if_missing = true;
+  // Source of the write time stored in barrier records (see PurgeOlderThan).
+  // Default nullptr: Clock::Real(). Must outlive the store.
+  Clock* clock = nullptr;
+  // For tests only: called with one of the kSyncPoint* names, on the thread
+  // running Run(), without any store lock held. Default empty (not called).
+  std::function<void(std::string_view point)> sync_point;
+};
+
+// The embedded barrier store: business data and barrier records in one
+// RocksDB pessimistic TransactionDB, so that a handler's writes and the
+// barrier record that makes them idempotent commit (or roll back) together.
+//
+// Business data lives in the default column family, which belongs entirely to
+// the service. Barrier records live in the "tcc_barrier" column family, keyed
+// by (gid, branch_id, phase), and never collide with business keys.
+//
+// Thread-safe: any number of threads may call Run() and PurgeOlderThan()
+// concurrently. Calls for the same branch are serialised by row locks; calls
+// for different branches only contend on the business keys their handlers
+// lock.
+class RocksDbBarrierStore {
+ public:
+  // The local transaction handed to handlers.
+  using LocalTransaction = rocksdb::Transaction;
+
+  // The signature of the body Run() executes inside the local transaction.
+  using Body = absl::FunctionRef<absl::Status(LocalTransaction& txn,
+                                              std::string* reply)>;
+
+  // Opens (or creates) the database at options.path. Other column families
+  // found in an existing database are opened too and left alone.
+  // Errors: INVALID_ARGUMENT for an empty path; FAILED_PRECONDITION when the
+  // database does not exist and create_if_missing is false; UNAVAILABLE when
+  // the database is locked by another process or cannot be read; INTERNAL
+  // for corruption and other RocksDB errors.
+  static absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> Open(
+      RocksDbBarrierStoreOptions options);
+
+  RocksDbBarrierStore(const RocksDbBarrierStore&) = delete;
+  RocksDbBarrierStore& operator=(const RocksDbBarrierStore&) = delete;
+  // Closes the database. No Run() may be in progress.
+  ~RocksDbBarrierStore();
+
+  // The underlying database, for the service's own reads and for writes that
+  // are not part of a branch (for example creating accounts at start-up).
+  // Owned by the store; valid for the store's lifetime. Barrier records must
+  // only be touched through this class.
+  rocksdb::TransactionDB* db() const { return db_.get(); }
+
+  // Applies one phase of `call` exactly once, following the barrier rules:
+  //   kTry:     try record exists    -> kDuplicate, *reply = stored reply;
+  //             cancel record exists -> kRefusedAfterCancel;
+  //             otherwise run `body`, store the try record with its reply
+  //                                  -> kApplied.
+  //   kConfirm: confirm record exists -> kDuplicate;
+  //             otherwise run `body`, store the confirm record -> kApplied.
+  //   kCancel:  cancel record exists -> kDuplicate;
+  //             no try record        -> store the cancel record only,
+  //                                     `body` not run -> kEmptyCancel;
+  //             otherwise run `body`, store the cancel record -> kApplied.
+  // `body` runs inside the local transaction that also writes the barrier
+  // record; it must read what it updates with GetForUpdate (default column
+  // family) and must neither commit nor roll back. It runs on the calling
+  // thread, at most once, after the branch's locks are held: the try key
+  // first, then the phase's own key, in every phase, so that concurrent
+  // phases of one branch run one after the other without deadlock.
+  //
+  // `reply` may be null. Otherwise it receives the body's reply (or, for a
+  // duplicate Try, the stored one); it is cleared in all other cases.
+  //
+  // Errors (nothing was committed in every case):
+  //   INVALID_ARGUMENT: empty call.gid or call.branch_id;
+  //   whatever `body` returned, when it returned non-OK;
+  //   INTERNAL: `body` threw an exception;
+  //   UNAVAILABLE: the branch's (or a business key's) lock was not obtained
+  //     within lock_timeout, a deadlock was broken, or an I/O error; the
+  //     caller may retry;
+  //   INTERNAL: other RocksDB errors (message says which).
+  absl::StatusOr<BarrierResult> Run(const BranchCall& call, Phase phase,
+                                    Body body, std::string* reply);
+
+  // Deletes up to `max_records` barrier records written before `cutoff`,
+  // oldest first, in one synced write, and returns how many were deleted.
+  // Call it repeatedly until it returns less than `max_records` to drain.
+  //
+  // Purging is only safe for branches that are finished: once a branch's
+  // try record is gone, a late Cancel is treated as empty and a duplicate Try
+  // runs again. Choose a cutoff well beyond the coordinator's longest retry.
+  //
+  // Errors: INVALID_ARGUMENT when max_records <= 0; UNAVAILABLE when a
+  // record's lock is held past lock_timeout (retry later); INTERNAL for other
+  // RocksDB errors.
+  absl::StatusOr<int> PurgeOlderThan(absl::Time cutoff, int max_records);
+
+ private:
+  RocksDbBarrierStore(RocksDbBarrierStoreOptions options,
+                      std::unique_ptr<rocksdb::TransactionDB> db,
+                      std::vector<rocksdb::ColumnFamilyHandle*> handles,
+                      rocksdb::ColumnFamilyHandle* barrier_cf);
+
+  void SyncPoint(std::string_view point) const;
+  std::unique_ptr<rocksdb::Transaction> BeginTransaction() const;
+
+  const RocksDbBarrierStoreOptions options_;
+  Clock* const clock_;
+  std::unique_ptr<rocksdb::TransactionDB> db_;
+  // Every column family handle Open() obtained, destroyed before db_.
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* const barrier_cf_;  // One of handles_.
+};
+
+}  // namespace tcc::participant
+
+#endif  // TCC_PARTICIPANT_ROCKSDB_BARRIER_STORE_H_

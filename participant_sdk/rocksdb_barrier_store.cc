@@ -1,0 +1,251 @@
+#include "tcc/participant/rocksdb_barrier_store.h"
+
+#include <exception>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "barrier_codec.h"
+#include "rocksdb/options.h"
+#include "tcc/participant/rocksdb_status.h"
+
+namespace tcc::participant {
+namespace {
+
+constexpr char kBarrierColumnFamily[] = "tcc_barrier";
+
+int64_t ToMillis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
+
+// Runs `body`, turning an escaping exception into INTERNAL: a handler's bug
+// must roll back its transaction, not take the server down.
+absl::Status RunBody(RocksDbBarrierStore::Body body, rocksdb::Transaction& txn,
+                     std::string* reply) {
+  try {
+    return body(txn, reply);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("handler threw: ", e.what()));
+  } catch (...) {
+    return absl::InternalError("handler threw a non-standard exception");
+  }
+}
+
+// Reads `key` under an exclusive lock. Sets *found; fills *value (may be
+// null) if found.
+absl::Status LockAndRead(rocksdb::Transaction& txn,
+                         rocksdb::ColumnFamilyHandle* cf,
+                         const std::string& key, bool* found,
+                         std::string* value, const std::string& what) {
+  // A null value would only lock, without telling whether the key exists.
+  std::string scratch;
+  rocksdb::Status s = txn.GetForUpdate(rocksdb::ReadOptions(), cf, key,
+                                       value != nullptr ? value : &scratch);
+  if (s.IsNotFound()) {
+    *found = false;
+    return absl::OkStatus();
+  }
+  *found = s.ok();
+  return FromRocksDbStatus(s, what);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> RocksDbBarrierStore::Open(
+    RocksDbBarrierStoreOptions options) {
+  if (options.path.empty()) {
+    return absl::InvalidArgumentError("barrier store path is empty");
+  }
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = true;
+
+  // An existing database must be opened with all its column families.
+  std::vector<std::string> names;
+  rocksdb::Status s =
+      rocksdb::DB::ListColumnFamilies(db_options, options.path, &names);
+  if (!s.ok()) names = {rocksdb::kDefaultColumnFamilyName};
+  bool has_barrier_cf = false;
+  for (const std::string& name : names) {
+    has_barrier_cf |= name == kBarrierColumnFamily;
+  }
+  if (!has_barrier_cf) names.push_back(kBarrierColumnFamily);
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : names) {
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+
+  rocksdb::TransactionDBOptions txn_db_options;
+  txn_db_options.transaction_lock_timeout = ToMillis(options.lock_timeout);
+  txn_db_options.default_lock_timeout = ToMillis(options.lock_timeout);
+
+  rocksdb::TransactionDB* raw_db = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  s = rocksdb::TransactionDB::Open(db_options, txn_db_options, options.path,
+                                   descriptors, &handles, &raw_db);
+  if (!s.ok()) {
+    std::string what = absl::StrCat("open barrier store ", options.path);
+    if (s.IsInvalidArgument()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, ": ", s.ToString()));
+    }
+    return FromRocksDbStatus(s, what);
+  }
+  std::unique_ptr<rocksdb::TransactionDB> db(raw_db);
+  rocksdb::ColumnFamilyHandle* barrier_cf = nullptr;
+  for (rocksdb::ColumnFamilyHandle* handle : handles) {
+    if (handle->GetName() == kBarrierColumnFamily) barrier_cf = handle;
+  }
+  return std::unique_ptr<RocksDbBarrierStore>(new RocksDbBarrierStore(
+      std::move(options), std::move(db), std::move(handles), barrier_cf));
+}
+
+RocksDbBarrierStore::RocksDbBarrierStore(
+    RocksDbBarrierStoreOptions options,
+    std::unique_ptr<rocksdb::TransactionDB> db,
+    std::vector<rocksdb::ColumnFamilyHandle*> handles,
+    rocksdb::ColumnFamilyHandle* barrier_cf)
+    : options_(std::move(options)),
+      clock_(options_.clock != nullptr ? options_.clock : Clock::Real()),
+      db_(std::move(db)),
+      handles_(std::move(handles)),
+      barrier_cf_(barrier_cf) {}
+
+RocksDbBarrierStore::~RocksDbBarrierStore() {
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    // Only fails for a null handle; nothing to do about it while closing.
+    db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+  }
+  handles_.clear();
+  db_.reset();
+}
+
+void RocksDbBarrierStore::SyncPoint(std::string_view point) const {
+  if (options_.sync_point) options_.sync_point(point);
+}
+
+std::unique_ptr<rocksdb::Transaction> RocksDbBarrierStore::BeginTransaction()
+    const {
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync;
+  rocksdb::TransactionOptions txn_options;
+  txn_options.lock_timeout = ToMillis(options_.lock_timeout);
+  txn_options.deadlock_detect = options_.deadlock_detect;
+  return std::unique_ptr<rocksdb::Transaction>(
+      db_->BeginTransaction(write_options, txn_options));
+}
+
+absl::StatusOr<BarrierResult> RocksDbBarrierStore::Run(const BranchCall& call,
+                                                       Phase phase, Body body,
+                                                       std::string* reply) {
+  if (reply != nullptr) reply->clear();
+  if (call.gid.empty()) return absl::InvalidArgumentError("empty gid");
+  if (call.branch_id.empty()) {
+    return absl::InvalidArgumentError("empty branch_id");
+  }
+
+  const std::string try_key =
+      internal::RecordKey(call.gid, call.branch_id, Phase::kTry);
+  const std::string own_key =
+      internal::RecordKey(call.gid, call.branch_id, phase);
+  const std::string what = absl::StrCat(PhaseName(phase), " barrier of ",
+                                        call.gid, "/", call.branch_id);
+
+  std::unique_ptr<rocksdb::Transaction> txn = BeginTransaction();
+  // Every early return below discards the transaction, releasing its locks
+  // and dropping its writes; an explicit Rollback() would add nothing.
+
+  SyncPoint(kSyncPointBeforeLock);
+  bool try_found = false;
+  std::string try_value;
+  absl::Status status =
+      LockAndRead(*txn, barrier_cf_, try_key, &try_found, &try_value, what);
+  if (!status.ok()) return status;
+
+  bool own_found = try_found && phase == Phase::kTry;
+  if (phase != Phase::kTry) {
+    status = LockAndRead(*txn, barrier_cf_, own_key, &own_found, nullptr, what);
+    if (!status.ok()) return status;
+  }
+  bool cancel_found = false;
+  if (phase == Phase::kTry && !try_found) {
+    const std::string cancel_key =
+        internal::RecordKey(call.gid, call.branch_id, Phase::kCancel);
+    status = LockAndRead(*txn, barrier_cf_, cancel_key, &cancel_found, nullptr,
+                         what);
+    if (!status.ok()) return status;
+  }
+  SyncPoint(kSyncPointLocked);
+
+  if (own_found) {
+    if (phase == Phase::kTry && reply != nullptr &&
+        !internal::ParseRecordValue(try_value, nullptr, reply)) {
+      return absl::InternalError(absl::StrCat(what, ": malformed try record"));
+    }
+    return BarrierResult::kDuplicate;
+  }
+  if (cancel_found) return BarrierResult::kRefusedAfterCancel;
+
+  BarrierResult result = BarrierResult::kApplied;
+  std::string body_reply;
+  if (phase == Phase::kCancel && !try_found) {
+    result = BarrierResult::kEmptyCancel;
+  } else {
+    status = RunBody(body, *txn, &body_reply);
+    if (!status.ok()) return status;
+  }
+
+  // Try records keep the reply so that a duplicate Try answers the same.
+  const absl::Time now = clock_->Now();
+  const std::string value = internal::RecordValue(
+      now, phase == Phase::kTry ? std::string_view(body_reply) : "");
+  rocksdb::Status s = txn->Put(barrier_cf_, own_key, value);
+  if (s.ok()) {
+    s = txn->Put(barrier_cf_, internal::IndexKey(now, own_key), "");
+  }
+  if (s.ok()) s = txn->Commit();
+  status = FromRocksDbStatus(s, what);
+  if (!status.ok()) return status;
+  SyncPoint(kSyncPointCommitted);
+
+  if (reply != nullptr) *reply = std::move(body_reply);
+  return result;
+}
+
+absl::StatusOr<int> RocksDbBarrierStore::PurgeOlderThan(absl::Time cutoff,
+                                                        int max_records) {
+  if (max_records <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_records must be positive, got ", max_records));
+  }
+  const std::string begin(1, internal::kIndexPrefix);
+  const std::string end = internal::IndexKeyBound(cutoff);
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions read_options;
+  read_options.iterate_upper_bound = &upper;
+
+  std::unique_ptr<rocksdb::Transaction> txn = BeginTransaction();
+  int deleted = 0;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(read_options, barrier_cf_));
+  for (it->Seek(begin); it->Valid() && deleted < max_records; it->Next()) {
+    std::string_view index_key(it->key().data(), it->key().size());
+    std::string_view record_key = internal::RecordKeyOfIndexKey(index_key);
+    // Delete() takes the record's lock: a purge never slips between a Run's
+    // read of a record and its commit.
+    rocksdb::Status s = txn->Delete(barrier_cf_, it->key());
+    if (s.ok() && !record_key.empty()) {
+      s = txn->Delete(barrier_cf_,
+                      rocksdb::Slice(record_key.data(), record_key.size()));
+    }
+    absl::Status status = FromRocksDbStatus(s, "purge barrier records");
+    if (!status.ok()) return status;
+    ++deleted;
+  }
+  absl::Status status = FromRocksDbStatus(it->status(), "scan barrier index");
+  if (!status.ok()) return status;
+  if (deleted == 0) return 0;
+  status = FromRocksDbStatus(txn->Commit(), "purge barrier records");
+  if (!status.ok()) return status;
+  return deleted;
+}
+
+}  // namespace tcc::participant
