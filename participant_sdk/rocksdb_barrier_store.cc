@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "barrier_codec.h"
+#include "barrier_rules.h"
 #include "rocksdb/options.h"
 #include "tcc/participant/rocksdb_status.h"
 
@@ -153,42 +154,62 @@ absl::StatusOr<BarrierResult> RocksDbBarrierStore::Run(const BranchCall& call,
   // Every early return below discards the transaction, releasing its locks
   // and dropping its writes; an explicit Rollback() would add nothing.
 
+  // Lock order, the same in every phase so that concurrent phases of one
+  // branch run one after the other without deadlock: the try key, then the
+  // phase's own key, then the key of the phase it excludes.
   SyncPoint(kSyncPointBeforeLock);
-  bool try_found = false;
+  internal::BranchRecords records;
   std::string try_value;
   absl::Status status =
-      LockAndRead(*txn, barrier_cf_, try_key, &try_found, &try_value, what);
+      LockAndRead(*txn, barrier_cf_, try_key, &records.tried, &try_value, what);
   if (!status.ok()) return status;
-
-  bool own_found = try_found && phase == Phase::kTry;
-  if (phase != Phase::kTry) {
-    status = LockAndRead(*txn, barrier_cf_, own_key, &own_found, nullptr, what);
-    if (!status.ok()) return status;
+  const std::string confirm_key =
+      internal::RecordKey(call.gid, call.branch_id, Phase::kConfirm);
+  const std::string cancel_key =
+      internal::RecordKey(call.gid, call.branch_id, Phase::kCancel);
+  switch (phase) {
+    case Phase::kTry:
+      // A recorded Try settles it; otherwise a Cancel may refuse it.
+      if (!records.tried) {
+        status = LockAndRead(*txn, barrier_cf_, cancel_key, &records.cancelled,
+                             nullptr, what);
+      }
+      break;
+    case Phase::kConfirm:
+      status = LockAndRead(*txn, barrier_cf_, confirm_key, &records.confirmed,
+                           nullptr, what);
+      if (status.ok()) {
+        status = LockAndRead(*txn, barrier_cf_, cancel_key, &records.cancelled,
+                             nullptr, what);
+      }
+      break;
+    case Phase::kCancel:
+      status = LockAndRead(*txn, barrier_cf_, cancel_key, &records.cancelled,
+                           nullptr, what);
+      if (status.ok()) {
+        status = LockAndRead(*txn, barrier_cf_, confirm_key, &records.confirmed,
+                             nullptr, what);
+      }
+      break;
   }
-  bool cancel_found = false;
-  if (phase == Phase::kTry && !try_found) {
-    const std::string cancel_key =
-        internal::RecordKey(call.gid, call.branch_id, Phase::kCancel);
-    status = LockAndRead(*txn, barrier_cf_, cancel_key, &cancel_found, nullptr,
-                         what);
-    if (!status.ok()) return status;
-  }
+  if (!status.ok()) return status;
   SyncPoint(kSyncPointLocked);
 
-  if (own_found) {
-    if (phase == Phase::kTry && reply != nullptr &&
-        !internal::ParseRecordValue(try_value, nullptr, reply)) {
-      return absl::InternalError(absl::StrCat(what, ": malformed try record"));
-    }
-    return BarrierResult::kDuplicate;
+  absl::StatusOr<internal::BarrierStep> step = internal::NextStep(
+      phase, records, absl::StrCat(call.gid, "/", call.branch_id));
+  if (!step.ok()) return step.status();
+  if (*step == internal::BarrierStep::kDuplicate && phase == Phase::kTry &&
+      reply != nullptr &&
+      !internal::ParseRecordValue(try_value, nullptr, reply)) {
+    return absl::InternalError(absl::StrCat(what, ": malformed try record"));
   }
-  if (cancel_found) return BarrierResult::kRefusedAfterCancel;
+  if (*step == internal::BarrierStep::kDuplicate ||
+      *step == internal::BarrierStep::kRefuseTry) {
+    return internal::ResultOf(*step);
+  }
 
-  BarrierResult result = BarrierResult::kApplied;
   std::string body_reply;
-  if (phase == Phase::kCancel && !try_found) {
-    result = BarrierResult::kEmptyCancel;
-  } else {
+  if (*step == internal::BarrierStep::kRunHandler) {
     status = RunBody(body, *txn, &body_reply);
     if (!status.ok()) return status;
   }
@@ -207,7 +228,7 @@ absl::StatusOr<BarrierResult> RocksDbBarrierStore::Run(const BranchCall& call,
   SyncPoint(kSyncPointCommitted);
 
   if (reply != nullptr) *reply = std::move(body_reply);
-  return result;
+  return internal::ResultOf(*step);
 }
 
 absl::StatusOr<int> RocksDbBarrierStore::PurgeOlderThan(absl::Time cutoff,
@@ -246,6 +267,22 @@ absl::StatusOr<int> RocksDbBarrierStore::PurgeOlderThan(absl::Time cutoff,
   status = FromRocksDbStatus(txn->Commit(), "purge barrier records");
   if (!status.ok()) return status;
   return deleted;
+}
+
+absl::StatusOr<std::vector<Phase>> RocksDbBarrierStore::RecordedPhases(
+    std::string_view gid, std::string_view branch_id) const {
+  std::vector<Phase> phases;
+  for (Phase phase : {Phase::kTry, Phase::kConfirm, Phase::kCancel}) {
+    std::string value;
+    rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), barrier_cf_,
+                 internal::RecordKey(gid, branch_id, phase), &value);
+    if (s.IsNotFound()) continue;
+    absl::Status status = FromRocksDbStatus(s, "read barrier record");
+    if (!status.ok()) return status;
+    phases.push_back(phase);
+  }
+  return phases;
 }
 
 }  // namespace tcc::participant

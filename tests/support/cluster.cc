@@ -57,16 +57,36 @@ std::string Cluster::ParticipantAddress(const std::string& name) const {
 }
 
 absl::Status Cluster::Start() {
+  absl::Status s = StartParticipants();
+  if (!s.ok()) return s;
+  return StartCoordinator();
+}
+
+absl::Status Cluster::StartParticipants() {
   for (auto& [name, p] : participants_) {
     absl::Status s = StartParticipant(name);
     if (!s.ok()) return s;
   }
+  return absl::OkStatus();
+}
+
+void Cluster::SetConfigTarget(const std::string& name, std::string target) {
+  participants_.at(name).config_target = std::move(target);
+}
+
+absl::Status Cluster::StartCoordinator() {
   std::ofstream config(dir_.Child("participants.textproto"));
   for (auto& [name, p] : participants_) {
-    config << "participant { name: \"" << name
-           << "\" target: \"127.0.0.1:" << p.port << "\" }\n";
+    const std::string target = p.config_target.empty()
+                                   ? absl::StrCat("127.0.0.1:", p.port)
+                                   : p.config_target;
+    config << "participant { name: \"" << name << "\" target: \"" << target
+           << "\" }\n";
   }
   config.close();
+  if (!config) {
+    return absl::InternalError("cannot write tccd's participants config");
+  }
   return StartTccd();
 }
 

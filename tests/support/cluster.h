@@ -31,7 +31,18 @@ class Cluster {
   ~Cluster();
 
   // Starts every participant, writes tccd's configuration, starts tccd.
+  // Equivalent to StartParticipants() then StartCoordinator().
   absl::Status Start();
+  // The two halves of Start(), for a caller that needs the participants'
+  // ports before tccd is configured (e.g. to put a proxy in between).
+  absl::Status StartParticipants();
+  absl::Status StartCoordinator();
+  // The target tccd's configuration gives for participant `name` instead of
+  // its own address (e.g. a FaultProxy in front of it). Call before
+  // StartCoordinator().
+  void SetConfigTarget(const std::string& name, std::string target);
+  // Keeps the directory (data and logs) after the cluster is destroyed.
+  void KeepFiles() { dir_.Keep(); }
 
   // tccd control. StartTccd reuses the first run's port. `env` entries
   // ("NAME=value") are added to tccd's environment (e.g. TCC_CRASH_AT).
@@ -42,6 +53,10 @@ class Cluster {
 
   absl::Status StartParticipant(const std::string& name);
   void KillParticipant(const std::string& name);
+  // The participant's process (e.g. to Signal() it).
+  Subprocess& participant(const std::string& name) {
+    return participants_.at(name).process;
+  }
   std::string ParticipantAddress(const std::string& name) const;
 
   v1::Coordinator::Stub* coordinator() { return coordinator_.get(); }
@@ -58,6 +73,8 @@ class Cluster {
   struct Process {
     Participant spec;
     int port = 0;
+    // What tccd's configuration names as its target; empty: 127.0.0.1:port.
+    std::string config_target;
     Subprocess process;
   };
 

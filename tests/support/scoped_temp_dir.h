@@ -24,11 +24,16 @@ class ScopedTempDir {
   ScopedTempDir(const ScopedTempDir&) = delete;
   ScopedTempDir& operator=(const ScopedTempDir&) = delete;
   ~ScopedTempDir() {
+    if (keep_) return;
     std::error_code ignored;
     std::filesystem::remove_all(path_, ignored);
   }
 
   const std::string& path() const { return path_; }
+  // Leaves the directory and its contents in place on destruction (to look
+  // at logs after a failure).
+  void Keep() { keep_ = true; }
+
   // A path inside the directory (not created).
   std::string Child(const std::string& name) const {
     return path_ + "/" + name;
@@ -36,6 +41,7 @@ class ScopedTempDir {
 
  private:
   std::string path_;
+  bool keep_ = false;
 };
 
 }  // namespace tcc::testing

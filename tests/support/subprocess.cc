@@ -63,6 +63,10 @@ void Subprocess::Kill() {
   pid_ = -1;
 }
 
+void Subprocess::Signal(int signal) {
+  if (pid_ > 0) kill(pid_, signal);
+}
+
 int Subprocess::Terminate(absl::Duration grace) {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);

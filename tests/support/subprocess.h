@@ -31,6 +31,9 @@ class Subprocess {
 
   // kill -9 and reap. No-op if not running.
   void Kill();
+  // Sends `signal` (e.g. SIGSTOP, SIGCONT) without waiting. No-op if not
+  // running. A stopped process can still be Kill()ed.
+  void Signal(int signal);
   // SIGTERM, then wait up to `grace` for a clean exit (then SIGKILL).
   // Returns the exit status as from waitpid, or -1 if it had to be killed.
   int Terminate(absl::Duration grace = absl::Seconds(20));

@@ -207,14 +207,19 @@ TEST_F(BankHandlersTest, UnknownAccountRefusesTry) {
 }
 
 TEST_F(BankHandlersTest, BadPayloadsAreInvalidArgument) {
+  int branch = 0;
   for (const std::string& payload :
        {Leg("alice", 0), Leg("alice", -5), Leg("", 10),
         std::string("\xff\xff not a proto")}) {
-    EXPECT_EQ(Apply("t1", "1", "debit", Phase::kTry, payload).status().code(),
+    const std::string id = std::to_string(++branch);
+    EXPECT_EQ(Apply("t1", id, "debit", Phase::kTry, payload).status().code(),
               absl::StatusCode::kInvalidArgument);
+    // The barrier only lets a Confirm reach its handler after a Try.
+    ASSERT_TRUE(Apply("t2", id, "debit", Phase::kTry, Leg("alice", 1)).ok());
     EXPECT_EQ(
-        Apply("t1", "1", "debit", Phase::kConfirm, payload).status().code(),
+        Apply("t2", id, "debit", Phase::kConfirm, payload).status().code(),
         absl::StatusCode::kInvalidArgument);
+    ASSERT_TRUE(Apply("t2", id, "debit", Phase::kCancel, Leg("alice", 1)).ok());
   }
   ExpectNothingPending();
   EXPECT_EQ(TotalBalance(), 1500);

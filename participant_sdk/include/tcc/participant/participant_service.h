@@ -21,10 +21,12 @@
 namespace tcc::participant {
 
 // The three handlers of one action (resource). Each runs inside the local
-// transaction `txn` of the store (for RocksDbBarrierStore a
-// rocksdb::Transaction), which also writes the barrier record; the barrier
-// guarantees each runs at most once per branch, that cancel_fn only runs
-// after a try_fn that committed, and that try_fn never runs after a cancel.
+// transaction `txn` of the store (a rocksdb::Transaction for
+// RocksDbBarrierStore, a pqxx::work for PostgresBarrierStore), which also
+// writes the barrier record; the barrier (rules in barrier.h) guarantees
+// each runs at most once per branch, that confirm_fn and cancel_fn only run
+// after a try_fn that committed (and never both), and that try_fn never runs
+// after a cancel.
 //
 // A handler returns:
 //   OK: its writes in `txn` are committed with the barrier record. try_fn
@@ -51,7 +53,8 @@ struct ResourceHandlers {
 //   absl::StatusOr<BarrierResult> Run(const BranchCall&, Phase,
 //       absl::FunctionRef<absl::Status(LocalTransaction&, std::string*)>,
 //       std::string* reply);
-// with RocksDbBarrierStore's contract.
+// with the contract of RocksDbBarrierStore::Run (PostgresBarrierStore has
+// the same).
 //
 // Threading: the gRPC callback thread only validates and copies the request;
 // the barrier and the handler run on `executor`, which then finishes the
@@ -61,6 +64,9 @@ struct ResourceHandlers {
 //   OK                  applied, duplicate or empty cancel (Try: with the
 //                       handler's reply, or the stored one for a duplicate);
 //   ABORTED             "try refused: branch already cancelled";
+//   FAILED_PRECONDITION a Confirm without a Try or after a Cancel, or a
+//                       Cancel after a Confirm (the coordinator never sends
+//                       these; it retries them, visibly, if it does);
 //   INVALID_ARGUMENT    empty gid, branch_id or action;
 //   UNIMPLEMENTED       no handlers registered for the action;
 //   CANCELLED           the caller gave up before the work started (nothing

@@ -18,18 +18,6 @@
 
 namespace tcc::participant {
 
-// Named points at which RocksDbBarrierStoreOptions::sync_point is called, in
-// this order, by every Run().
-// Before the branch's try key is locked.
-inline constexpr std::string_view kSyncPointBeforeLock =
-    "RocksDbBarrierStore::Run:BeforeLock";
-// Once the try key and the phase key are locked and read.
-inline constexpr std::string_view kSyncPointLocked =
-    "RocksDbBarrierStore::Run:Locked";
-// After a successful commit (not reached by rolled-back calls).
-inline constexpr std::string_view kSyncPointCommitted =
-    "RocksDbBarrierStore::Run:Committed";
-
 struct RocksDbBarrierStoreOptions {
   // Directory of the RocksDB database. Required. Fixed at Open().
   std::string path;
@@ -51,8 +39,10 @@ struct RocksDbBarrierStoreOptions {
   // Source of the write time stored in barrier records (see PurgeOlderThan).
   // Default nullptr: Clock::Real(). Must outlive the store.
   Clock* clock = nullptr;
-  // For tests only: called with one of the kSyncPoint* names, on the thread
-  // running Run(), without any store lock held. Default empty (not called).
+  // For tests only: called with one of the kSyncPoint* names (barrier.h),
+  // on the thread running Run(); at kSyncPointLocked the branch's locks are
+  // held, so a hook that blocks there holds the branch. Default empty (not
+  // called).
   std::function<void(std::string_view point)> sync_point;
 };
 
@@ -97,29 +87,22 @@ class RocksDbBarrierStore {
   // only be touched through this class.
   rocksdb::TransactionDB* db() const { return db_.get(); }
 
-  // Applies one phase of `call` exactly once, following the barrier rules:
-  //   kTry:     try record exists    -> kDuplicate, *reply = stored reply;
-  //             cancel record exists -> kRefusedAfterCancel;
-  //             otherwise run `body`, store the try record with its reply
-  //                                  -> kApplied.
-  //   kConfirm: confirm record exists -> kDuplicate;
-  //             otherwise run `body`, store the confirm record -> kApplied.
-  //   kCancel:  cancel record exists -> kDuplicate;
-  //             no try record        -> store the cancel record only,
-  //                                     `body` not run -> kEmptyCancel;
-  //             otherwise run `body`, store the cancel record -> kApplied.
-  // `body` runs inside the local transaction that also writes the barrier
-  // record; it must read what it updates with GetForUpdate (default column
-  // family) and must neither commit nor roll back. It runs on the calling
-  // thread, at most once, after the branch's locks are held: the try key
-  // first, then the phase's own key, in every phase, so that concurrent
-  // phases of one branch run one after the other without deadlock.
+  // Applies one phase of `call` at most once, following the barrier rules
+  // of barrier.h. `body` runs inside the local transaction that also writes
+  // the barrier record; it must read what it updates with GetForUpdate
+  // (default column family) and must neither commit nor roll back. It runs
+  // on the calling thread, at most once, after the branch's locks are held:
+  // the try key first, then the phase's own key, then the key of the phase
+  // it excludes, in every phase, so that concurrent phases of one branch run
+  // one after the other without deadlock.
   //
   // `reply` may be null. Otherwise it receives the body's reply (or, for a
   // duplicate Try, the stored one); it is cleared in all other cases.
   //
   // Errors (nothing was committed in every case):
   //   INVALID_ARGUMENT: empty call.gid or call.branch_id;
+  //   FAILED_PRECONDITION: a Confirm without a Try or after a Cancel, or a
+  //     Cancel after a Confirm (see barrier.h);
   //   whatever `body` returned, when it returned non-OK;
   //   INTERNAL: `body` threw an exception;
   //   UNAVAILABLE: the branch's (or a business key's) lock was not obtained
@@ -141,6 +124,12 @@ class RocksDbBarrierStore {
   // record's lock is held past lock_timeout (retry later); INTERNAL for other
   // RocksDB errors.
   absl::StatusOr<int> PurgeOlderThan(absl::Time cutoff, int max_records);
+
+  // The phases recorded for the branch (gid, branch_id), in the order Try,
+  // Confirm, Cancel; empty if none. For diagnostics and tests. Thread-safe.
+  // Errors: as for Run().
+  absl::StatusOr<std::vector<Phase>> RecordedPhases(
+      std::string_view gid, std::string_view branch_id) const;
 
  private:
   RocksDbBarrierStore(RocksDbBarrierStoreOptions options,
