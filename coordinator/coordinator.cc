@@ -76,10 +76,14 @@ void Coordinator::OnDriverDone(const DriverBase* driver) {
 }
 
 std::shared_ptr<DriverBase> Coordinator::MakeDriver(StoredTransaction record) {
+  // Not make_shared: a deadline timer holds a weak_ptr until it fires, and
+  // with make_shared that would keep the whole (finished) driver allocated.
   if (record.txn().mode() == v1::MODE_SAGA) {
-    return std::make_shared<SagaDriver>(&context_, std::move(record));
+    return std::shared_ptr<DriverBase>(
+        new SagaDriver(&context_, std::move(record)));
   }
-  return std::make_shared<TccDriver>(&context_, std::move(record));
+  return std::shared_ptr<DriverBase>(
+      new TccDriver(&context_, std::move(record)));
 }
 
 StoredTransaction Coordinator::NewRecord(

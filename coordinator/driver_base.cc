@@ -203,10 +203,10 @@ void DriverBase::OnCreated(const absl::Status& status,
       record_ = *current;
       ResumeAny(&out);
     } else if (!status.ok()) {
-      NotifyWaiters(absl::UnavailableError(
-          absl::StrCat("could not record transaction ", gid_,
-                       " (no participant was called; retry with the same gid): ",
-                       status.message())));
+      NotifyWaiters(absl::UnavailableError(absl::StrCat(
+          "could not record transaction ", gid_,
+          " (no participant was called; retry with the same gid): ",
+          status.message())));
       Done();
       return;
     } else {

@@ -175,8 +175,15 @@ void TransactionLog::CommitGroup(std::vector<Pending>* group) {
   rocksdb::WriteBatch batch;
   bool sync = false;
   std::vector<absl::Status> results(group->size());
-  std::vector<internal::StoredTransaction> current(group->size());
-  std::vector<bool> has_current(group->size(), false);
+  // Records read from the store (on a version-cache miss or a conflict).
+  std::vector<internal::StoredTransaction> read(group->size());
+  // What each write's callback sees as the stored record: the write itself
+  // (success), or what was read. Points into `group` or `read`, whose
+  // elements stay in place when the vectors are moved below.
+  std::vector<const internal::StoredTransaction*> current(group->size(),
+                                                          nullptr);
+  // Version-cache updates, applied only if the batch lands.
+  std::vector<std::pair<const std::string*, uint64_t>> cache_updates;
 
   for (size_t i = 0; i < group->size(); ++i) {
     LogWrite& w = (*group)[i].write;
@@ -184,19 +191,24 @@ void TransactionLog::CommitGroup(std::vector<Pending>* group) {
     uint64_t stored = 0;
     bool found = false;
     auto it = staged.find(gid);
+    auto known = known_versions_.find(gid);
     if (it != staged.end()) {
       stored = it->second.version;
       found = true;
-      current[i] = *it->second.record;
-      has_current[i] = true;
+      current[i] = it->second.record;
+    } else if (w.expected_version != 0 && known != known_versions_.end() &&
+               known->second == w.expected_version) {
+      // This log wrote that version last; no need to read it back.
+      stored = known->second;
+      found = true;
     } else {
-      absl::StatusOr<uint64_t> v = StoredVersion(gid, &current[i], &found);
+      absl::StatusOr<uint64_t> v = StoredVersion(gid, &read[i], &found);
       if (!v.ok()) {
         results[i] = v.status();
         continue;
       }
       stored = *v;
-      has_current[i] = found;
+      if (found) current[i] = &read[i];
     }
     if (w.expected_version == 0 && found) {
       results[i] = absl::AlreadyExistsError(
@@ -215,13 +227,14 @@ void TransactionLog::CommitGroup(std::vector<Pending>* group) {
     if (IsFinalState(txn.state())) {
       batch.Delete(ActiveKey(gid));
       batch.Put(FinishedKey(txn.finish_unix_ms(), gid), "");
-    } else if (w.expected_version == 0) {
-      batch.Put(ActiveKey(gid), "");
+      cache_updates.emplace_back(&gid, 0);
+    } else {
+      if (w.expected_version == 0) batch.Put(ActiveKey(gid), "");
+      cache_updates.emplace_back(&gid, w.record.version());
     }
     sync = sync || w.sync;
     staged[gid] = Staged{w.record.version(), &w.record};
-    current[i] = w.record;
-    has_current[i] = true;
+    current[i] = &w.record;
   }
 
   rocksdb::WriteOptions write_options;
@@ -229,6 +242,14 @@ void TransactionLog::CommitGroup(std::vector<Pending>* group) {
   rocksdb::Status s = batch.Count() > 0 ? db_->Write(write_options, &batch)
                                         : rocksdb::Status::OK();
   absl::Status batch_status = FromRocks(s, "transaction log write");
+  for (const auto& [gid, version] : cache_updates) {
+    // A failed write's outcome is unknown: forget, and read next time.
+    if (version == 0 || !s.ok()) {
+      known_versions_.erase(*gid);
+    } else {
+      known_versions_[*gid] = version;
+    }
+  }
   {
     absl::MutexLock lock(&mu_);
     ++groups_;
@@ -240,14 +261,14 @@ void TransactionLog::CommitGroup(std::vector<Pending>* group) {
   struct Completion {
     std::vector<Pending> group;
     std::vector<absl::Status> results;
-    std::vector<internal::StoredTransaction> current;
-    std::vector<bool> has_current;
+    std::vector<internal::StoredTransaction> read;
+    std::vector<const internal::StoredTransaction*> current;
   };
   auto completion = std::make_shared<Completion>();
   completion->group = std::move(*group);
   completion->results = std::move(results);
+  completion->read = std::move(read);
   completion->current = std::move(current);
-  completion->has_current = std::move(has_current);
   if (!batch_status.ok()) {
     for (auto& r : completion->results) {
       if (r.ok()) r = batch_status;
@@ -257,10 +278,9 @@ void TransactionLog::CommitGroup(std::vector<Pending>* group) {
     for (size_t i = 0; i < completion->group.size(); ++i) {
       const absl::Status& r = completion->results[i];
       const internal::StoredTransaction* cur =
-          completion->has_current[i] &&
-                  (r.ok() || r.code() == absl::StatusCode::kAlreadyExists ||
-                   r.code() == absl::StatusCode::kFailedPrecondition)
-              ? &completion->current[i]
+          r.ok() || r.code() == absl::StatusCode::kAlreadyExists ||
+                  r.code() == absl::StatusCode::kFailedPrecondition
+              ? completion->current[i]
               : nullptr;
       std::move(completion->group[i].done)(r, cur);
     }

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -154,6 +155,12 @@ class TransactionLog {
   // is) aborts in SyncWAL() once the WAL writer has seen an error, so Close()
   // must not call it then.
   bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
+  // The version this log last wrote for each non-final transaction, so the
+  // check-and-set needs no read in the common case. Touched only by the
+  // writer thread; a cache of what is on disk, never the truth: a miss (or a
+  // failed write, whose gids are dropped) reads the store. Bounded by the
+  // number of unfinished transactions this process wrote.
+  std::unordered_map<std::string, uint64_t> known_versions_;
   std::thread writer_;
 };
 

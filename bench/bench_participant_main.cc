@@ -1,0 +1,162 @@
+// bench_participant: the participant the benchmark drives.
+//
+//   bench_participant --listen=127.0.0.1:0 --data_dir=/tmp/p0
+//       --port_file=/tmp/p0.port
+//
+// Serves the action "reserve" through the participant SDK: each Try, Confirm
+// and Cancel makes a small durable write (see reservation_handlers.h) in the
+// same synced RocksDB transaction as its barrier record.
+//
+//   bench_participant --echo --listen=127.0.0.1:0 --port_file=/tmp/echo.port
+//
+// Serves the echo service instead (the benchmark's ceiling; no storage).
+// With --try_delay=2s its Try answers 2 s late: a participant that keeps
+// transactions in flight, for the benchmark's memory probe.
+//
+// SIGTERM/SIGINT: stop serving, finish calls in flight, exit 0.
+
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "echo_service.h"
+#include "reservation_handlers.h"
+#include "tcc/common/clock.h"
+#include "tcc/common/logging.h"
+#include "tcc/common/scheduler.h"
+#include "tcc/common/thread_pool.h"
+#include "tcc/participant/participant_server.h"
+#include "tcc/participant/participant_service.h"
+#include "tcc/participant/rocksdb_barrier_store.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:0",
+          "Address to serve on (host:port; port 0 picks a free port, see "
+          "--port_file).");
+ABSL_FLAG(std::string, data_dir, "",
+          "RocksDB directory for barrier records and business data (created "
+          "if missing). Required unless --echo.");
+ABSL_FLAG(std::string, port_file, "",
+          "If set, the bound port is written there once serving.");
+ABSL_FLAG(int32_t, executor_threads, 32,
+          "Threads running handlers. Each blocks in its synced commit, so "
+          "this bounds how many commits can share one fsync.");
+ABSL_FLAG(bool, sync, true,
+          "fsync every commit. Only turn off to measure what durability "
+          "costs: a crash may then lose acknowledged branches.");
+ABSL_FLAG(bool, echo, false,
+          "Serve the echo service (the benchmark's ceiling) instead of the "
+          "participant.");
+ABSL_FLAG(absl::Duration, try_delay, absl::ZeroDuration(),
+          "With --echo: answer Try this much later (Confirm and Cancel stay "
+          "immediate).");
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+bool WritePortFile(const std::string& path, int port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << port << "\n";
+    if (!out) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+// Serves `services` until SIGTERM/SIGINT. Returns the exit code.
+int Serve(std::vector<grpc::Service*> services) {
+  tcc::participant::ParticipantServerOptions options;
+  options.listen_address = absl::GetFlag(FLAGS_listen);
+  absl::StatusOr<std::unique_ptr<tcc::participant::ParticipantServer>> server =
+      tcc::participant::ParticipantServer::Start(options, std::move(services));
+  if (!server.ok()) {
+    tcc::LogError(server.status().message());
+    return 1;
+  }
+  tcc::LogInfo("bench_participant serving on ", (*server)->address());
+  const std::string port_file = absl::GetFlag(FLAGS_port_file);
+  if (!port_file.empty() && !WritePortFile(port_file, (*server)->port())) {
+    tcc::LogError("cannot write ", port_file);
+    return 1;
+  }
+  while (!g_stop.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  (*server)->Shutdown();
+  return 0;
+}
+
+int RunParticipant() {
+  if (absl::GetFlag(FLAGS_data_dir).empty()) {
+    tcc::LogError("--data_dir is required");
+    return 2;
+  }
+  tcc::participant::RocksDbBarrierStoreOptions store_options;
+  store_options.path = absl::GetFlag(FLAGS_data_dir);
+  store_options.sync = absl::GetFlag(FLAGS_sync);
+  absl::StatusOr<std::unique_ptr<tcc::participant::RocksDbBarrierStore>> store =
+      tcc::participant::RocksDbBarrierStore::Open(store_options);
+  if (!store.ok()) {
+    tcc::LogError(store.status().message());
+    return 1;
+  }
+  tcc::ThreadPool executor("bench-participant",
+                           absl::GetFlag(FLAGS_executor_threads));
+  tcc::participant::ParticipantService<tcc::participant::RocksDbBarrierStore>
+      service(store->get(), &executor);
+  absl::Status registered =
+      service.Register("reserve", tcc::bench::ReservationHandlers());
+  if (!registered.ok()) {
+    tcc::LogError(registered.message());
+    return 1;
+  }
+  // The server is shut down inside Serve, before the executor and the
+  // store go away.
+  int code = Serve({&service});
+  executor.Shutdown();
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "bench_participant: the TCC benchmark's participant (or, with --echo, "
+      "its echo ceiling server).");
+  absl::ParseCommandLine(argc, argv);
+  // Debian's abseil is built with mutex deadlock detection on, which
+  // records a lock graph (and stack traces) on every nested acquisition.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  if (absl::GetFlag(FLAGS_echo)) {
+    // The scheduler outlives the server, which Serve shuts down: delayed
+    // Try answers still run during the shutdown's grace period.
+    tcc::ThreadPool timer_executor("echo-timer", 1);
+    tcc::Scheduler scheduler(tcc::Clock::Real(), &timer_executor);
+    tcc::bench::EchoService echo(absl::GetFlag(FLAGS_try_delay), &scheduler);
+    int code = Serve({&echo});
+    scheduler.Shutdown();
+    timer_executor.Shutdown();
+    return code;
+  }
+  return RunParticipant();
+}

@@ -1,0 +1,71 @@
+#include "reservation_handlers.h"
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
+#include "tcc/participant/rocksdb_status.h"
+
+namespace tcc::bench {
+namespace {
+
+using participant::BranchCall;
+using participant::FromRocksDbStatus;
+
+constexpr uint64_t kSlots = 1024;
+
+std::string HoldKey(const BranchCall& call) {
+  return absl::StrCat("hold/", call.gid, "/", call.branch_id);
+}
+
+uint64_t Slot(const BranchCall& call) {
+  return absl::HashOf(call.gid, call.branch_id) % kSlots;
+}
+
+// Adds `delta` to the little-endian int64 counter at `key`, locking it.
+absl::Status AddToCounter(rocksdb::Transaction& txn, const std::string& key,
+                          int64_t delta) {
+  std::string value;
+  rocksdb::Status s = txn.GetForUpdate(rocksdb::ReadOptions(), key, &value);
+  int64_t counter = 0;
+  if (s.ok() && value.size() == sizeof(counter)) {
+    std::memcpy(&counter, value.data(), sizeof(counter));
+  } else if (!s.ok() && !s.IsNotFound()) {
+    return FromRocksDbStatus(s, absl::StrCat("read ", key));
+  }
+  counter += delta;
+  value.assign(reinterpret_cast<const char*>(&counter), sizeof(counter));
+  return FromRocksDbStatus(txn.Put(key, value), absl::StrCat("write ", key));
+}
+
+}  // namespace
+
+participant::ResourceHandlers<rocksdb::Transaction> ReservationHandlers() {
+  participant::ResourceHandlers<rocksdb::Transaction> handlers;
+  handlers.try_fn = [](const BranchCall& call, rocksdb::Transaction& txn,
+                       std::string*) -> absl::Status {
+    absl::Status s =
+        FromRocksDbStatus(txn.Put(HoldKey(call), call.payload), "write hold");
+    if (!s.ok()) return s;
+    return AddToCounter(txn, absl::StrCat("reserved/", Slot(call)), 1);
+  };
+  handlers.confirm_fn = [](const BranchCall& call, rocksdb::Transaction& txn,
+                           std::string*) -> absl::Status {
+    absl::Status s =
+        FromRocksDbStatus(txn.Delete(HoldKey(call)), "delete hold");
+    if (!s.ok()) return s;
+    return AddToCounter(txn, absl::StrCat("confirmed/", Slot(call)), 1);
+  };
+  handlers.cancel_fn = [](const BranchCall& call, rocksdb::Transaction& txn,
+                          std::string*) -> absl::Status {
+    absl::Status s =
+        FromRocksDbStatus(txn.Delete(HoldKey(call)), "delete hold");
+    if (!s.ok()) return s;
+    return AddToCounter(txn, absl::StrCat("reserved/", Slot(call)), -1);
+  };
+  return handlers;
+}
+
+}  // namespace tcc::bench
