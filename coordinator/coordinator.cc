@@ -312,76 +312,54 @@ void Coordinator::Try(const v1::TryRequest& request, TryDone done) {
   });
 }
 
-void Coordinator::Commit(const v1::CommitRequest& request, CommitDone done) {
-  absl::Status valid = ValidateGid(request.gid());
+void Coordinator::DecideInteractive(const std::string& gid, bool commit,
+                                    DecisionCallback done) {
+  absl::Status valid = ValidateGid(gid);
   if (!valid.ok()) {
-    std::move(done)(valid, v1::CommitResponse());
+    std::move(done)(valid, StoredTransaction());
     return;
   }
-  FindDriver(request.gid(), [gid = request.gid(), done = std::move(done)](
-                                const absl::Status& status,
-                                std::shared_ptr<DriverBase> driver,
-                                const StoredTransaction* final_record) mutable {
+  FindDriver(gid, [gid, commit, done = std::move(done)](
+                      const absl::Status& status,
+                      std::shared_ptr<DriverBase> driver,
+                      const StoredTransaction* final_record) mutable {
     if (!status.ok()) {
-      std::move(done)(status, v1::CommitResponse());
+      std::move(done)(status, StoredTransaction());
     } else if (final_record != nullptr) {
       const v1::Transaction& txn = final_record->txn();
+      const v1::Outcome wanted = commit ? v1::COMMITTED : v1::ROLLED_BACK;
       if (txn.mode() != v1::MODE_INTERACTIVE) {
-        std::move(done)(NotInteractive(gid, txn.mode()), v1::CommitResponse());
-      } else if (txn.outcome() == v1::COMMITTED) {
-        std::move(done)(absl::OkStatus(),
-                        OutcomeResponse<v1::CommitResponse>(*final_record));
+        std::move(done)(NotInteractive(gid, txn.mode()), StoredTransaction());
+      } else if (txn.outcome() == wanted) {
+        std::move(done)(absl::OkStatus(), *final_record);
       } else {
-        std::move(done)(absl::FailedPreconditionError(absl::StrCat(
-                            "transaction ", gid, " was rolled back (",
-                            txn.reason(), "); it cannot commit")),
-                        v1::CommitResponse());
+        std::move(done)(
+            absl::FailedPreconditionError(
+                commit ? absl::StrCat("transaction ", gid, " was rolled back (",
+                                      txn.reason(), "); it cannot commit")
+                       : absl::StrCat("transaction ", gid,
+                                      " is committed; it cannot roll back")),
+            StoredTransaction());
       }
     } else if (driver->mode() != v1::MODE_INTERACTIVE) {
-      std::move(done)(NotInteractive(gid, driver->mode()),
-                      v1::CommitResponse());
+      std::move(done)(NotInteractive(gid, driver->mode()), StoredTransaction());
+    } else if (commit) {
+      static_cast<TccDriver*>(driver.get())->Commit(std::move(done));
     } else {
-      static_cast<TccDriver*>(driver.get())
-          ->Commit(AnswerWith<v1::CommitResponse>(std::move(done)));
+      static_cast<TccDriver*>(driver.get())->Rollback(std::move(done));
     }
   });
 }
 
+void Coordinator::Commit(const v1::CommitRequest& request, CommitDone done) {
+  DecideInteractive(request.gid(), /*commit=*/true,
+                    AnswerWith<v1::CommitResponse>(std::move(done)));
+}
+
 void Coordinator::Rollback(const v1::RollbackRequest& request,
                            RollbackDone done) {
-  absl::Status valid = ValidateGid(request.gid());
-  if (!valid.ok()) {
-    std::move(done)(valid, v1::RollbackResponse());
-    return;
-  }
-  FindDriver(request.gid(), [gid = request.gid(), done = std::move(done)](
-                                const absl::Status& status,
-                                std::shared_ptr<DriverBase> driver,
-                                const StoredTransaction* final_record) mutable {
-    if (!status.ok()) {
-      std::move(done)(status, v1::RollbackResponse());
-    } else if (final_record != nullptr) {
-      const v1::Transaction& txn = final_record->txn();
-      if (txn.mode() != v1::MODE_INTERACTIVE) {
-        std::move(done)(NotInteractive(gid, txn.mode()),
-                        v1::RollbackResponse());
-      } else if (txn.outcome() == v1::ROLLED_BACK) {
-        std::move(done)(absl::OkStatus(),
-                        OutcomeResponse<v1::RollbackResponse>(*final_record));
-      } else {
-        std::move(done)(
-            absl::FailedPreconditionError(absl::StrCat(
-                "transaction ", gid, " is committed; it cannot roll back")),
-            v1::RollbackResponse());
-      }
-    } else if (driver->mode() != v1::MODE_INTERACTIVE) {
-      std::move(done)(NotInteractive(gid, driver->mode()),
-                      v1::RollbackResponse());
-    } else {
-      static_cast<TccDriver*>(driver.get())
-          ->Rollback(AnswerWith<v1::RollbackResponse>(std::move(done)));
-    }
-  });
+  DecideInteractive(request.gid(), /*commit=*/false,
+                    AnswerWith<v1::RollbackResponse>(std::move(done)));
 }
 
 void Coordinator::Get(const v1::GetRequest& request, GetDone done) {

@@ -115,6 +115,10 @@ class Coordinator {
   // Starts a new transaction, or attaches to the one driven under its gid.
   void StartOrAttach(internal::StoredTransaction record, DecisionCallback done);
   void FindDriver(const std::string& gid, DriverLookup done);
+  // Commit (`commit`) or Rollback of an interactive transaction, whether it
+  // is still driven or already final.
+  void DecideInteractive(const std::string& gid, bool commit,
+                         DecisionCallback done);
   // Registers a driver for a stored non-final transaction unless one exists,
   // then resumes it from a fresh read. Returns the registered driver (or
   // null with the final record in *final_record / an error).
