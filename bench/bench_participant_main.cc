@@ -49,9 +49,9 @@ ABSL_FLAG(std::string, data_dir, "",
           "if missing). Required unless --echo.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, the bound port is written there once serving.");
-ABSL_FLAG(int32_t, executor_threads, 32,
-          "Threads running handlers. Each blocks in its synced commit, so "
-          "this bounds how many commits can share one fsync.");
+ABSL_FLAG(int32_t, executor_threads, 4,
+          "Threads running handlers. They do not wait for the disk: the "
+          "store's sync thread answers once a group of commits is synced.");
 ABSL_FLAG(bool, sync, true,
           "fsync every commit. Only turn off to measure what durability "
           "costs: a crash may then lose acknowledged branches.");

@@ -4,10 +4,14 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "barrier_codec.h"
 #include "barrier_rules.h"
+#include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
+#include "rocksdb/table.h"
 #include "tcc/participant/rocksdb_status.h"
+#include "wal_syncer.h"
 
 namespace tcc::participant {
 namespace {
@@ -61,6 +65,7 @@ absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> RocksDbBarrierStore::Open(
   // while the leader fsyncs; on a small machine they take the leader's CPU
   // (measured: participants' CPU per transaction -7 %, throughput +11 %).
   db_options.enable_write_thread_adaptive_yield = false;
+  if (options.env != nullptr) db_options.env = options.env;
 
   // An existing database must be opened with all its column families.
   std::vector<std::string> names;
@@ -73,9 +78,23 @@ absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> RocksDbBarrierStore::Open(
   }
   if (!has_barrier_cf) names.push_back(kBarrierColumnFamily);
 
+  // Most barrier lookups are for records that do not exist (a Try looks
+  // for a Cancel, a Confirm for a Confirm and a Cancel): bloom filters, in
+  // the memtable and in the table files, answer those without searching.
+  rocksdb::ColumnFamilyOptions barrier_cf_options;
+  barrier_cf_options.memtable_prefix_bloom_size_ratio = 0.05;
+  barrier_cf_options.memtable_whole_key_filtering = true;
+  rocksdb::BlockBasedTableOptions table_options;
+  table_options.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table_options.whole_key_filtering = true;
+  barrier_cf_options.table_factory.reset(
+      rocksdb::NewBlockBasedTableFactory(table_options));
+
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const std::string& name : names) {
-    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    descriptors.emplace_back(name, name == kBarrierColumnFamily
+                                       ? barrier_cf_options
+                                       : rocksdb::ColumnFamilyOptions());
   }
 
   rocksdb::TransactionDBOptions txn_db_options;
@@ -112,9 +131,12 @@ RocksDbBarrierStore::RocksDbBarrierStore(
       clock_(options_.clock != nullptr ? options_.clock : Clock::Real()),
       db_(std::move(db)),
       handles_(std::move(handles)),
-      barrier_cf_(barrier_cf) {}
+      barrier_cf_(barrier_cf),
+      syncer_(options_.sync ? std::make_unique<internal::WalSyncer>(db_.get())
+                            : nullptr) {}
 
 RocksDbBarrierStore::~RocksDbBarrierStore() {
+  syncer_.reset();
   for (rocksdb::ColumnFamilyHandle* handle : handles_) {
     // Only fails for a null handle; nothing to do about it while closing.
     db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
@@ -127,10 +149,10 @@ void RocksDbBarrierStore::SyncPoint(std::string_view point) const {
   if (options_.sync_point) options_.sync_point(point);
 }
 
-std::unique_ptr<rocksdb::Transaction> RocksDbBarrierStore::BeginTransaction()
-    const {
+std::unique_ptr<rocksdb::Transaction> RocksDbBarrierStore::BeginTransaction(
+    bool sync) const {
   rocksdb::WriteOptions write_options;
-  write_options.sync = options_.sync;
+  write_options.sync = sync;
   rocksdb::TransactionOptions txn_options;
   txn_options.lock_timeout = ToMillis(options_.lock_timeout);
   txn_options.deadlock_detect = options_.deadlock_detect;
@@ -138,9 +160,33 @@ std::unique_ptr<rocksdb::Transaction> RocksDbBarrierStore::BeginTransaction()
       db_->BeginTransaction(write_options, txn_options));
 }
 
+void RocksDbBarrierStore::AfterSync(
+    absl::AnyInvocable<void(absl::Status) &&> done) {
+  if (syncer_ == nullptr) {
+    std::move(done)(absl::OkStatus());
+    return;
+  }
+  syncer_->AfterSync(std::move(done));
+}
+
 absl::StatusOr<BarrierResult> RocksDbBarrierStore::Run(const BranchCall& call,
                                                        Phase phase, Body body,
                                                        std::string* reply) {
+  absl::StatusOr<BarrierResult> result = RunDeferred(call, phase, body, reply);
+  absl::Notification synced;
+  absl::Status sync_status;
+  AfterSync([&](absl::Status status) {
+    sync_status = std::move(status);
+    synced.Notify();
+  });
+  synced.WaitForNotification();
+  if (sync_status.ok()) return result;
+  if (reply != nullptr) reply->clear();
+  return sync_status;
+}
+
+absl::StatusOr<BarrierResult> RocksDbBarrierStore::RunDeferred(
+    const BranchCall& call, Phase phase, Body body, std::string* reply) {
   if (reply != nullptr) reply->clear();
   if (call.gid.empty()) return absl::InvalidArgumentError("empty gid");
   if (call.branch_id.empty()) {
@@ -154,7 +200,8 @@ absl::StatusOr<BarrierResult> RocksDbBarrierStore::Run(const BranchCall& call,
   const std::string what = absl::StrCat(PhaseName(phase), " barrier of ",
                                         call.gid, "/", call.branch_id);
 
-  std::unique_ptr<rocksdb::Transaction> txn = BeginTransaction();
+  // Never synced here: AfterSync() does it for every caller at once.
+  std::unique_ptr<rocksdb::Transaction> txn = BeginTransaction(false);
   // Every early return below discards the transaction, releasing its locks
   // and dropping its writes; an explicit Rollback() would add nothing.
 
@@ -247,7 +294,7 @@ absl::StatusOr<int> RocksDbBarrierStore::PurgeOlderThan(absl::Time cutoff,
   rocksdb::ReadOptions read_options;
   read_options.iterate_upper_bound = &upper;
 
-  std::unique_ptr<rocksdb::Transaction> txn = BeginTransaction();
+  std::unique_ptr<rocksdb::Transaction> txn = BeginTransaction(options_.sync);
   int deleted = 0;
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(read_options, barrier_cf_));

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -57,8 +58,11 @@ struct ResourceHandlers {
 // the same).
 //
 // Threading: the gRPC callback thread only validates and copies the request;
-// the barrier and the handler run on `executor`, which then finishes the
-// call, so no callback thread ever waits for a lock or an fsync.
+// the barrier and the handler run on `executor`, so no callback thread ever
+// waits for a lock or an fsync. A store with group commit (RocksDB) answers
+// from its sync thread once the outcome is on disk, so executor threads
+// never wait for the disk either; otherwise (PostgreSQL) the executor
+// thread answers after its commit.
 //
 // Wire status of each call:
 //   OK                  applied, duplicate or empty cancel (Try: with the
@@ -160,16 +164,42 @@ class ParticipantService final : public tcc::v1::Participant::CallbackService {
         return;
       }
       std::string reply;
-      absl::StatusOr<BarrierResult> result = store_->Run(
-          call, phase,
-          [&](LocalTransaction& txn, std::string* out) {
-            return (*handler)(call, txn, out);
-          },
-          &reply);
-      if (result.ok()) response->set_payload(std::move(reply));
-      reactor->Finish(internal::ToWireStatus(result));
+      auto body = [&](LocalTransaction& txn, std::string* out) {
+        return (*handler)(call, txn, out);
+      };
+      if constexpr (kGroupSync) {
+        // The executor thread moves on; the store's sync thread answers
+        // once the outcome is on disk, together with every other call
+        // that committed meanwhile.
+        absl::StatusOr<BarrierResult> result =
+            store_->RunDeferred(call, phase, body, &reply);
+        store_->AfterSync(
+            [response, reactor, result = std::move(result),
+             reply = std::move(reply)](absl::Status synced) mutable {
+              if (!synced.ok()) result = std::move(synced);
+              Finish(result, std::move(reply), response, reactor);
+            });
+      } else {
+        absl::StatusOr<BarrierResult> result =
+            store_->Run(call, phase, body, &reply);
+        Finish(result, std::move(reply), response, reactor);
+      }
     });
     return reactor;
+  }
+
+  // Whether `Store` separates applying a call from waiting for the disk
+  // (RocksDbBarrierStore::RunDeferred and AfterSync).
+  static constexpr bool kGroupSync =
+      requires(Store & store, absl::AnyInvocable<void(absl::Status) &&> done) {
+    store.AfterSync(std::move(done));
+  };
+
+  static void Finish(const absl::StatusOr<BarrierResult>& result,
+                     std::string reply, tcc::v1::BranchResponse* response,
+                     grpc::ServerUnaryReactor* reactor) {
+    if (result.ok()) response->set_payload(std::move(reply));
+    reactor->Finish(internal::ToWireStatus(result));
   }
 
   Store* const store_;

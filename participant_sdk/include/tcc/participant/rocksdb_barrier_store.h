@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -17,13 +18,18 @@
 #include "tcc/participant/barrier.h"
 
 namespace tcc::participant {
+namespace internal {
+class WalSyncer;
+}  // namespace internal
 
 struct RocksDbBarrierStoreOptions {
   // Directory of the RocksDB database. Required. Fixed at Open().
   std::string path;
-  // Whether every commit is fsync'd before Run() returns. Default true; only
-  // benchmarks and tests should turn it off (a crash may then lose branches
-  // the coordinator was told were done). Fixed at Open().
+  // Whether every outcome is on disk before Run() returns (or AfterSync()
+  // calls back). Commits from all threads share one fsync (group commit on
+  // a sync thread of the store). Default true; only benchmarks and tests
+  // should turn it off (a crash may then lose branches the coordinator was
+  // told were done). Fixed at Open().
   bool sync = true;
   // How long Run() waits for the locks of a branch (or of business keys the
   // handler reads with GetForUpdate) before giving up with UNAVAILABLE.
@@ -36,6 +42,10 @@ struct RocksDbBarrierStoreOptions {
   // Create the database if it does not exist. Default true. The "tcc_barrier"
   // column family is always created when missing.
   bool create_if_missing = true;
+  // The RocksDB environment (file system, threads). Default nullptr:
+  // rocksdb::Env::Default(). For fault-injection tests. Must outlive the
+  // store. Fixed at Open().
+  rocksdb::Env* env = nullptr;
   // Source of the write time stored in barrier records (see PurgeOlderThan).
   // Default nullptr: Clock::Real(). Must outlive the store.
   Clock* clock = nullptr;
@@ -109,8 +119,27 @@ class RocksDbBarrierStore {
   //     within lock_timeout, a deadlock was broken, or an I/O error; the
   //     caller may retry;
   //   INTERNAL: other RocksDB errors (message says which).
+  // When options.sync is set, Run() returns once the outcome is on disk: it
+  // is RunDeferred() followed by a wait for AfterSync().
   absl::StatusOr<BarrierResult> Run(const BranchCall& call, Phase phase,
                                     Body body, std::string* reply);
+
+  // Run() without the wait for the disk: returns once the outcome is
+  // applied and visible to other calls. Its result (OK or not: even a
+  // refusal may rest on a record not yet synced) must not be reported to
+  // anyone before AfterSync(), called after this returns, calls back OK.
+  // Lets a server answer many calls with one fsync without a thread
+  // blocked per call (ParticipantService does).
+  absl::StatusOr<BarrierResult> RunDeferred(const BranchCall& call, Phase phase,
+                                            Body body, std::string* reply);
+
+  // Calls `done` once every commit that returned and every record read
+  // before this call is on disk: with OK, on the store's sync thread (at
+  // once, on the calling thread, when options.sync is false), or with
+  // UNAVAILABLE/INTERNAL if the sync failed. A failed sync is permanent for
+  // this store (every later call gets the error; restart the process, which
+  // recovers what is on disk). `done` must be quick and must not block.
+  void AfterSync(absl::AnyInvocable<void(absl::Status) &&> done);
 
   // Deletes up to `max_records` barrier records written before `cutoff`,
   // oldest first, in one synced write, and returns how many were deleted.
@@ -138,7 +167,7 @@ class RocksDbBarrierStore {
                       rocksdb::ColumnFamilyHandle* barrier_cf);
 
   void SyncPoint(std::string_view point) const;
-  std::unique_ptr<rocksdb::Transaction> BeginTransaction() const;
+  std::unique_ptr<rocksdb::Transaction> BeginTransaction(bool sync) const;
 
   const RocksDbBarrierStoreOptions options_;
   Clock* const clock_;
@@ -146,6 +175,8 @@ class RocksDbBarrierStore {
   // Every column family handle Open() obtained, destroyed before db_.
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* const barrier_cf_;  // One of handles_.
+  // Group commit; null when options_.sync is false. Destroyed before db_.
+  std::unique_ptr<internal::WalSyncer> syncer_;
 };
 
 }  // namespace tcc::participant

@@ -1,0 +1,69 @@
+#include "wal_syncer.h"
+
+#include <utility>
+
+#include "tcc/participant/rocksdb_status.h"
+
+namespace tcc::participant::internal {
+
+WalSyncer::WalSyncer(rocksdb::DB* db) : db_(db), thread_([this] { Loop(); }) {}
+
+WalSyncer::~WalSyncer() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  thread_.join();
+}
+
+void WalSyncer::AfterSync(absl::AnyInvocable<void(absl::Status) &&> done) {
+  absl::MutexLock lock(&mu_);
+  waiters_.push_back(std::move(done));
+}
+
+int64_t WalSyncer::syncs() const {
+  absl::MutexLock lock(&mu_);
+  return syncs_;
+}
+
+void WalSyncer::Loop() {
+  // The last sequence number known to be on disk (none yet: what recovery
+  // found may still be only in the page cache). A round whose waiters saw
+  // nothing newer (only reads of synced records) needs no fsync: the
+  // sequence number is published only after the write is in the WAL file.
+  rocksdb::SequenceNumber synced = 0;
+  bool synced_once = false;
+  std::vector<Waiter> batch;
+  for (;;) {
+    absl::Status status;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](WalSyncer* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+            return s->stopping_ || !s->waiters_.empty();
+          },
+          this));
+      if (waiters_.empty()) return;  // stopping, nobody left to answer
+      batch.swap(waiters_);
+      status = failed_;
+    }
+    if (status.ok()) {
+      const rocksdb::SequenceNumber latest = db_->GetLatestSequenceNumber();
+      if (!synced_once || latest != synced) {
+        status = FromRocksDbStatus(db_->SyncWAL(), "sync barrier store WAL");
+        absl::MutexLock lock(&mu_);
+        ++syncs_;
+        if (status.ok()) {
+          synced = latest;
+          synced_once = true;
+        } else {
+          failed_ = status;
+        }
+      }
+    }
+    for (Waiter& waiter : batch) std::move(waiter)(status);
+    batch.clear();
+  }
+}
+
+}  // namespace tcc::participant::internal

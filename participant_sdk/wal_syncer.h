@@ -1,0 +1,65 @@
+#ifndef TCC_PARTICIPANT_WAL_SYNCER_H_
+#define TCC_PARTICIPANT_WAL_SYNCER_H_
+
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "rocksdb/db.h"
+
+namespace tcc::participant::internal {
+
+// Group commit for writes made with WriteOptions::sync = false: one thread
+// calls DB::SyncWAL() for every batch of waiters that queued while the
+// previous sync ran, so that N concurrent commits cost one fsync and no
+// thread blocks in the write path while the disk works.
+//
+// Why it is enough: RocksDB appends a write to the WAL file before the write
+// becomes visible (memtable insert, then the last sequence number is
+// published). A caller that queues after its commit returned, or after it
+// read a record, therefore queues after that record reached the WAL file,
+// and the SyncWAL() that starts after it queued puts the record on disk.
+//
+// A failed sync is sticky: that waiter and every later one get the error
+// (the process must restart and recover from what is on disk), because
+// after a failed fsync the kernel may have dropped pages that a later,
+// successful fsync would not write.
+//
+// Thread-safe.
+class WalSyncer {
+ public:
+  // `db` must outlive the syncer.
+  explicit WalSyncer(rocksdb::DB* db);
+  WalSyncer(const WalSyncer&) = delete;
+  WalSyncer& operator=(const WalSyncer&) = delete;
+  // Syncs once more for the waiters still queued, calls them, joins.
+  ~WalSyncer();
+
+  // Calls `done` on the syncer's thread once everything in the WAL when this
+  // call was made is on disk (OK), or with the sync's error. `done` must not
+  // block; it must not call AfterSync() (that would wait for a later sync).
+  void AfterSync(absl::AnyInvocable<void(absl::Status) &&> done);
+
+  // Number of SyncWAL() calls made; for tests and diagnostics.
+  int64_t syncs() const;
+
+ private:
+  using Waiter = absl::AnyInvocable<void(absl::Status) &&>;
+
+  void Loop();
+
+  rocksdb::DB* const db_;
+  mutable absl::Mutex mu_;
+  std::vector<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status failed_ ABSL_GUARDED_BY(mu_);
+  int64_t syncs_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread thread_;
+};
+
+}  // namespace tcc::participant::internal
+
+#endif  // TCC_PARTICIPANT_WAL_SYNCER_H_
