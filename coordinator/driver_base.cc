@@ -93,7 +93,7 @@ void DriverBase::OnWriteDone(const absl::Status& status,
                              const StoredTransaction* current,
                              std::vector<WriteDone> dones) {
   {
-    absl::MutexLock lock(&mu_);
+    Lock lock(this);
     write_in_flight_ = false;
     if (status.ok() && current != nullptr) {
       record_.set_version(current->version());
@@ -130,7 +130,7 @@ void DriverBase::WriteFinal() {
     LogWarning("transaction ", self->gid_,
                ": final write failed: ", status.message());
     self->context_->scheduler->RunAfter(absl::Seconds(1), [self] {
-      absl::MutexLock lock(&self->mu_);
+      Lock lock(self.get());
       self->WriteFinal();
     });
   });
@@ -163,19 +163,31 @@ void DriverBase::Send(std::vector<Outgoing> calls) {
 }
 
 void DriverBase::NotifyWaiters(const absl::Status& status) {
-  for (auto& waiter : waiters_) {
-    context_->executor->Schedule(
-        [cb = std::move(waiter), status, record = record_]() mutable {
-          std::move(cb)(status, record);
-        });
-  }
+  if (waiters_.empty()) return;
+  answers_.push_back(Answers{std::move(waiters_), status,
+                             std::make_shared<StoredTransaction>(record_)});
   waiters_.clear();
+}
+
+DriverBase::Lock::Lock(DriverBase* driver) : driver_(driver) {
+  driver_->mu_.Lock();
+}
+
+DriverBase::Lock::~Lock() {
+  std::vector<Answers> answers;
+  answers.swap(driver_->answers_);
+  driver_->mu_.Unlock();
+  for (Answers& a : answers) {
+    for (DecisionCallback& callback : a.callbacks) {
+      std::move(callback)(a.status, *a.record);
+    }
+  }
 }
 
 // ---- Entry points -----------------------------------------------------------
 
 void DriverBase::Create(DecisionCallback on_answer) {
-  absl::MutexLock lock(&mu_);
+  Lock lock(this);
   waiters_.push_back(std::move(on_answer));
   TCC_FAILPOINT("before_create_write");
   Persist(true, [self = shared_from_this()](
@@ -189,7 +201,7 @@ void DriverBase::OnCreated(const absl::Status& status,
                            const StoredTransaction* current) {
   std::vector<Outgoing> out;
   {
-    absl::MutexLock lock(&mu_);
+    Lock lock(this);
     if (status.code() == absl::StatusCode::kAlreadyExists &&
         current != nullptr) {
       if (!SameContent(*current, record_)) {
@@ -220,7 +232,7 @@ void DriverBase::OnCreated(const absl::Status& status,
 void DriverBase::ResumeFrom(StoredTransaction fresh) {
   std::vector<Outgoing> out;
   {
-    absl::MutexLock lock(&mu_);
+    Lock lock(this);
     record_ = std::move(fresh);
     ResumeAny(&out);
   }
@@ -239,7 +251,7 @@ void DriverBase::ResumeAny(std::vector<Outgoing>* out) {
 
 void DriverBase::Attach(const StoredTransaction& request,
                         DecisionCallback on_answer) {
-  absl::MutexLock lock(&mu_);
+  Lock lock(this);
   if (!SameContent(record_, request)) {
     context_->executor->Schedule(
         [cb = std::move(on_answer), gid = gid_]() mutable {

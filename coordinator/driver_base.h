@@ -108,10 +108,26 @@ class DriverBase : public std::enable_shared_from_this<DriverBase> {
   virtual void OnReply(int index, BranchPhase phase, const grpc::Status& status,
                        v1::BranchResponse&& response) = 0;
 
+  // Holds mu_. On release it runs, on the releasing thread and outside the
+  // lock, the answers NotifyWaiters() queued meanwhile: no executor hand-off
+  // per answer, and never a callback under the lock. Every method that
+  // takes mu_ takes it through this.
+  class ABSL_SCOPED_LOCKABLE Lock {
+   public:
+    explicit Lock(DriverBase* driver) ABSL_EXCLUSIVE_LOCK_FUNCTION(driver->mu_);
+    ~Lock() ABSL_UNLOCK_FUNCTION();
+    Lock(const Lock&) = delete;
+    Lock& operator=(const Lock&) = delete;
+
+   private:
+    DriverBase* const driver_;
+  };
+
   void Persist(bool sync, WriteDone done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends `calls` (no lock held). Confirm/Cancel are skipped while stopping.
   void Send(std::vector<Outgoing> calls);
-  // Answers every creating call waiting.
+  // Answers every creating call waiting, with `status` and the record as it
+  // is now, once the Lock is released.
   void NotifyWaiters(const absl::Status& status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Forget this driver (registry). Safe with or without the lock.
@@ -145,7 +161,15 @@ class DriverBase : public std::enable_shared_from_this<DriverBase> {
                    std::vector<WriteDone> dones);
   Metadata CallMetadata() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Answers decided under the lock, run by ~Lock().
+  struct Answers {
+    std::vector<DecisionCallback> callbacks;
+    absl::Status status;
+    std::shared_ptr<const internal::StoredTransaction> record;
+  };
+
   std::vector<DecisionCallback> waiters_ ABSL_GUARDED_BY(mu_);
+  std::vector<Answers> answers_ ABSL_GUARDED_BY(mu_);
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool write_queued_ ABSL_GUARDED_BY(mu_) = false;
   bool queued_sync_ ABSL_GUARDED_BY(mu_) = false;

@@ -80,7 +80,7 @@ void SagaDriver::OnReply(int index, BranchPhase phase,
 
 void SagaDriver::OnStepReply(int index, const grpc::Status& status,
                              v1::BranchResponse&& response) {
-  absl::MutexLock lock(&mu_);
+  Lock lock(this);
   if (decided_) return;  // the deadline already decided to compensate
   v1::Transaction* txn = record_.mutable_txn();
   v1::Branch* step = txn->mutable_branches(index);
@@ -136,7 +136,7 @@ void SagaDriver::OnStepReply(int index, const grpc::Status& status,
 void SagaDriver::StepDurable(int index, const absl::Status& status) {
   std::vector<Outgoing> out;
   {
-    absl::MutexLock lock(&mu_);
+    Lock lock(this);
     if (decided_) return;
     if (!status.ok()) {
       // Not durably started: it is not sent. Compensate what ran.
@@ -155,7 +155,7 @@ void SagaDriver::StepDurable(int index, const absl::Status& status) {
 void SagaDriver::RetryStep(int index) {
   std::vector<Outgoing> out;
   {
-    absl::MutexLock lock(&mu_);
+    Lock lock(this);
     if (decided_) return;
     v1::Branch* b = record_.mutable_txn()->mutable_branches(index);
     b->set_attempts(b->attempts() + 1);
@@ -165,7 +165,7 @@ void SagaDriver::RetryStep(int index) {
 }
 
 void SagaDriver::OnDeadline() {
-  absl::MutexLock lock(&mu_);
+  Lock lock(this);
   if (decided_) return;
   Compensate("saga timed out");
 }
@@ -201,7 +201,7 @@ void SagaDriver::WriteDecision() {
 void SagaDriver::OnDecisionWritten(const absl::Status& status) {
   std::vector<Outgoing> out;
   {
-    absl::MutexLock lock(&mu_);
+    Lock lock(this);
     if (!status.ok()) {
       if (status.code() == absl::StatusCode::kFailedPrecondition) {
         LogError("saga ", gid_, ": decision not written: ", status.message());
@@ -217,7 +217,7 @@ void SagaDriver::OnDecisionWritten(const absl::Status& status) {
                  "), retrying in ", absl::FormatDuration(delay));
       context_->scheduler->RunAfter(delay, [self = shared_from_this()] {
         auto* driver = static_cast<SagaDriver*>(self.get());
-        absl::MutexLock lock(&driver->mu_);
+        Lock lock(driver);
         driver->WriteDecision();
       });
       return;
@@ -260,7 +260,7 @@ void SagaDriver::CompensateNext(std::vector<Outgoing>* out) {
 void SagaDriver::OnCompensationReply(int index, const grpc::Status& status) {
   std::vector<Outgoing> out;
   {
-    absl::MutexLock lock(&mu_);
+    Lock lock(this);
     v1::Branch* b = record_.mutable_txn()->mutable_branches(index);
     if (ClassifyStatus(status.error_code()) == CallOutcome::kOk) {
       b->set_state(v1::BRANCH_CANCELLED);
@@ -287,7 +287,7 @@ void SagaDriver::OnCompensationReply(int index, const grpc::Status& status) {
 void SagaDriver::RetryCompensation(int index) {
   std::vector<Outgoing> out;
   {
-    absl::MutexLock lock(&mu_);
+    Lock lock(this);
     out.push_back(CompensationCall(index));
   }
   Send(std::move(out));

@@ -90,7 +90,7 @@ void TccDriver::OnReply(int index, BranchPhase phase,
 
 void TccDriver::OnTryReply(int index, const grpc::Status& status,
                            v1::BranchResponse&& response) {
-  absl::MutexLock lock(&mu_);
+  Lock lock(this);
   v1::Branch* branch = record_.mutable_txn()->mutable_branches(index);
   const CallOutcome outcome = ClassifyStatus(status.error_code());
   if (Interactive()) {
@@ -152,7 +152,7 @@ void TccDriver::OnTryReply(int index, const grpc::Status& status,
 }
 
 void TccDriver::OnDeadline() {
-  absl::MutexLock lock(&mu_);
+  Lock lock(this);
   if (decided_) return;
   Decide(false,
          Interactive() ? "timed out before commit" : "Try phase timed out");
@@ -163,7 +163,7 @@ void TccDriver::OnDeadline() {
 
 void TccDriver::AddBranch(const v1::BranchSpec& spec, int max_branches,
                           TryCallback done) {
-  absl::MutexLock lock(&mu_);
+  Lock lock(this);
   auto fail = [&](absl::Status status) {
     context_->executor->Schedule(
         [cb = std::move(done), status = std::move(status)]() mutable {
@@ -206,7 +206,7 @@ void TccDriver::AddBranch(const v1::BranchSpec& spec, int max_branches,
     auto* driver = static_cast<TccDriver*>(self.get());
     std::vector<Outgoing> out;
     {
-      absl::MutexLock lock(&driver->mu_);
+      Lock lock(driver);
       if (!status.ok()) {
         driver->record_.mutable_txn()->mutable_branches(index)->set_state(
             v1::BRANCH_TRY_UNKNOWN);
@@ -232,7 +232,7 @@ void TccDriver::AddBranch(const v1::BranchSpec& spec, int max_branches,
 }
 
 void TccDriver::Commit(DecisionCallback done) {
-  absl::MutexLock lock(&mu_);
+  Lock lock(this);
   auto fail = [&](absl::Status status) {
     context_->executor->Schedule(
         [cb = std::move(done), status = std::move(status)]() mutable {
@@ -270,7 +270,7 @@ void TccDriver::Commit(DecisionCallback done) {
 }
 
 void TccDriver::Rollback(DecisionCallback done) {
-  absl::MutexLock lock(&mu_);
+  Lock lock(this);
   if (decided_ && Committing()) {
     context_->executor->Schedule([cb = std::move(done), gid = gid_]() mutable {
       std::move(cb)(absl::FailedPreconditionError(
@@ -323,7 +323,7 @@ void TccDriver::WriteDecision() {
 void TccDriver::OnDecisionWritten(const absl::Status& status) {
   std::vector<Outgoing> out;
   {
-    absl::MutexLock lock(&mu_);
+    Lock lock(this);
     if (!status.ok()) {
       if (status.code() == absl::StatusCode::kFailedPrecondition) {
         // Someone else moved the transaction: never overwrite their work.
@@ -346,7 +346,7 @@ void TccDriver::OnDecisionWritten(const absl::Status& status) {
                  absl::FormatDuration(delay));
       context_->scheduler->RunAfter(delay, [self = shared_from_this()] {
         auto* driver = static_cast<TccDriver*>(self.get());
-        absl::MutexLock lock(&driver->mu_);
+        Lock lock(driver);
         driver->WriteDecision();
       });
       return;
@@ -385,7 +385,7 @@ void TccDriver::StartPhaseTwo(std::vector<Outgoing>* out) {
 }
 
 void TccDriver::OnPhaseTwoReply(int index, const grpc::Status& status) {
-  absl::MutexLock lock(&mu_);
+  Lock lock(this);
   v1::Branch* b = record_.mutable_txn()->mutable_branches(index);
   if (ClassifyStatus(status.error_code()) == CallOutcome::kOk) {
     b->set_state(Committing() ? v1::BRANCH_CONFIRMED : v1::BRANCH_CANCELLED);
@@ -408,7 +408,7 @@ void TccDriver::OnPhaseTwoReply(int index, const grpc::Status& status) {
 void TccDriver::RetryBranch(int index) {
   std::vector<Outgoing> out;
   {
-    absl::MutexLock lock(&mu_);
+    Lock lock(this);
     out.push_back(PhaseTwoCall(index));
   }
   Send(std::move(out));
