@@ -15,12 +15,25 @@ Scheduler::~Scheduler() {
   clock_->RemoveAdvanceListener(listener_id_);
 }
 
-void Scheduler::RunAt(absl::Time when, absl::AnyInvocable<void() &&> fn) {
+Scheduler::TaskId Scheduler::RunAt(absl::Time when,
+                                   absl::AnyInvocable<void() &&> fn) {
   absl::MutexLock lock(&mu_);
-  if (stopping_) return;
+  const TaskId id{when, next_seq_++};
+  if (stopping_) return id;
   bool earliest = tasks_.empty() || when < tasks_.begin()->first.first;
-  tasks_.emplace(std::make_pair(when, next_seq_++), std::move(fn));
+  tasks_.emplace(std::make_pair(id.when, id.seq), std::move(fn));
   if (earliest) wake_ = true;
+  return id;
+}
+
+bool Scheduler::Cancel(TaskId id) {
+  absl::AnyInvocable<void() &&> dropped;  // destroyed after unlocking
+  absl::MutexLock lock(&mu_);
+  auto it = tasks_.find(std::make_pair(id.when, id.seq));
+  if (it == tasks_.end()) return false;
+  dropped = std::move(it->second);
+  tasks_.erase(it);
+  return true;
 }
 
 void Scheduler::Wake() {

@@ -136,7 +136,32 @@ void DriverBase::WriteFinal() {
   });
 }
 
-void DriverBase::Done() { context_->on_done(this); }
+void DriverBase::ScheduleDeadline() {
+  const Scheduler::TaskId task =
+      context_->scheduler->RunAt(Deadline(), [weak = weak_from_this()] {
+        if (std::shared_ptr<DriverBase> self = weak.lock()) self->OnDeadline();
+      });
+  std::optional<Scheduler::TaskId> replaced;
+  bool done;
+  {
+    absl::MutexLock lock(&timer_mu_);
+    done = done_;
+    replaced = std::exchange(deadline_task_, task);
+  }
+  if (replaced) context_->scheduler->Cancel(*replaced);
+  if (done) context_->scheduler->Cancel(task);
+}
+
+void DriverBase::Done() {
+  std::optional<Scheduler::TaskId> task;
+  {
+    absl::MutexLock lock(&timer_mu_);
+    done_ = true;
+    task = std::exchange(deadline_task_, std::nullopt);
+  }
+  if (task) context_->scheduler->Cancel(*task);
+  context_->on_done(this);
+}
 
 // ---- Calls ------------------------------------------------------------------
 

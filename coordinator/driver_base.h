@@ -4,6 +4,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -123,6 +124,13 @@ class DriverBase : public std::enable_shared_from_this<DriverBase> {
     DriverBase* const driver_;
   };
 
+  // The transaction's deadline passed (scheduler thread's executor; no lock
+  // held). Not called once the driver is Done().
+  virtual void OnDeadline() = 0;
+  // Arms the deadline timer for Deadline(), replacing an earlier one. Done()
+  // cancels it, so a finished transaction costs no timer task later.
+  void ScheduleDeadline() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   void Persist(bool sync, WriteDone done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends `calls` (no lock held). Confirm/Cancel are skipped while stopping.
   void Send(std::vector<Outgoing> calls);
@@ -170,6 +178,10 @@ class DriverBase : public std::enable_shared_from_this<DriverBase> {
 
   std::vector<DecisionCallback> waiters_ ABSL_GUARDED_BY(mu_);
   std::vector<Answers> answers_ ABSL_GUARDED_BY(mu_);
+  // Done() may run with or without mu_, hence a lock of its own.
+  absl::Mutex timer_mu_;
+  std::optional<Scheduler::TaskId> deadline_task_ ABSL_GUARDED_BY(timer_mu_);
+  bool done_ ABSL_GUARDED_BY(timer_mu_) = false;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool write_queued_ ABSL_GUARDED_BY(mu_) = false;
   bool queued_sync_ ABSL_GUARDED_BY(mu_) = false;

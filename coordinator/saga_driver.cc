@@ -22,14 +22,6 @@ bool Started(const v1::Branch& b) {
 
 bool SagaDriver::AnswerReadyLocked() const { return decision_durable_; }
 
-void SagaDriver::ScheduleDeadline() {
-  context_->scheduler->RunAt(Deadline(), [weak = weak_from_this()] {
-    if (auto self = weak.lock()) {
-      static_cast<SagaDriver*>(self.get())->OnDeadline();
-    }
-  });
-}
-
 void SagaDriver::StartLocked(std::vector<Outgoing>* out) {
   // The creating write already marked step 1 started.
   ScheduleDeadline();

@@ -35,8 +35,7 @@ class SagaDriver final : public DriverBase {
   void OnReply(int index, BranchPhase phase, const grpc::Status& status,
                v1::BranchResponse&& response) override;
 
-  void ScheduleDeadline() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void OnDeadline();
+  void OnDeadline() override;
   void OnStepReply(int index, const grpc::Status& status,
                    v1::BranchResponse&& response);
   void StepDurable(int index, const absl::Status& status);

@@ -19,14 +19,6 @@ bool TccDriver::AnswerReadyLocked() const {
   return Interactive() ? created_ : decision_durable_;
 }
 
-void TccDriver::ScheduleDeadline() {
-  context_->scheduler->RunAt(Deadline(), [weak = weak_from_this()] {
-    if (auto self = weak.lock()) {
-      static_cast<TccDriver*>(self.get())->OnDeadline();
-    }
-  });
-}
-
 // ---- Start / resume
 // ----------------------------------------------------------
 

@@ -47,10 +47,9 @@ class TccDriver final : public DriverBase {
   void OnReply(int index, BranchPhase phase, const grpc::Status& status,
                v1::BranchResponse&& response) override;
 
-  void ScheduleDeadline() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnTryReply(int index, const grpc::Status& status,
                   v1::BranchResponse&& response);
-  void OnDeadline();
+  void OnDeadline() override;
   void Decide(bool commit, std::string reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WriteDecision() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

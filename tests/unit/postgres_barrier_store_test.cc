@@ -131,8 +131,10 @@ TEST_F(PostgresBarrierStoreTest, OpenMigratesAnOlderTableAndKeepsItsRecords) {
   std::unique_ptr<PostgresBarrierStore> store = Open(Options());
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(Query("SELECT max(version) FROM tcc_barrier_migrations"), "2");
+  // Tests run in parallel, each in a schema of its own.
   EXPECT_EQ(Query("SELECT count(*) FROM pg_indexes"
-                  " WHERE indexname = 'tcc_barrier_written_us_idx'"),
+                  " WHERE indexname = 'tcc_barrier_written_us_idx'"
+                  " AND schemaname = current_schema()"),
             "1");
   std::string reply;
   EXPECT_EQ(store->Run(Call("old"), Phase::kTry, NoOp, &reply).value(),

@@ -26,12 +26,21 @@ class Scheduler {
   // Runs Shutdown().
   ~Scheduler();
 
+  // Identifies a scheduled task, for Cancel().
+  struct TaskId {
+    absl::Time when;
+    uint64_t seq = 0;
+  };
+
   // Runs `fn` on the executor once clock->Now() >= `when`. Tasks scheduled
   // after Shutdown() are dropped.
-  void RunAt(absl::Time when, absl::AnyInvocable<void() &&> fn);
-  void RunAfter(absl::Duration delay, absl::AnyInvocable<void() &&> fn) {
-    RunAt(clock_->Now() + delay, std::move(fn));
+  TaskId RunAt(absl::Time when, absl::AnyInvocable<void() &&> fn);
+  TaskId RunAfter(absl::Duration delay, absl::AnyInvocable<void() &&> fn) {
+    return RunAt(clock_->Now() + delay, std::move(fn));
   }
+  // Drops the task if it has not been handed to the executor yet (its `fn`
+  // is destroyed on this thread) and returns whether it was dropped.
+  bool Cancel(TaskId id);
   // Drops pending tasks and joins the thread. Idempotent.
   void Shutdown();
   // Tasks waiting for their time.
