@@ -273,7 +273,13 @@ absl::StatusOr<BarrierResult> RocksDbBarrierStore::RunDeferred(
   if (s.ok()) {
     s = txn->Put(barrier_cf_, internal::IndexKey(now, own_key), "");
   }
-  if (s.ok()) s = txn->Commit();
+  if (s.ok()) {
+    s = txn->Commit();
+    // The WAL may hold part of a failed append: never SyncWAL() after it.
+    if (s.IsIOError() && syncer_ != nullptr) {
+      syncer_->MarkWriteFailed(FromRocksDbStatus(s, what));
+    }
+  }
   status = FromRocksDbStatus(s, what);
   if (!status.ok()) return status;
   SyncPoint(kSyncPointCommitted);

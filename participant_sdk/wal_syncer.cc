@@ -21,6 +21,11 @@ void WalSyncer::AfterSync(absl::AnyInvocable<void(absl::Status) &&> done) {
   waiters_.push_back(std::move(done));
 }
 
+void WalSyncer::MarkWriteFailed(absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  if (failed_.ok()) failed_ = std::move(status);
+}
+
 int64_t WalSyncer::syncs() const {
   absl::MutexLock lock(&mu_);
   return syncs_;
@@ -33,6 +38,8 @@ void WalSyncer::Loop() {
   // sequence number is published only after the write is in the WAL file.
   rocksdb::SequenceNumber synced = 0;
   bool synced_once = false;
+  uint64_t background_errors_at_start = 0;
+  db_->GetIntProperty("rocksdb.background-errors", &background_errors_at_start);
   std::vector<Waiter> batch;
   for (;;) {
     absl::Status status;
@@ -49,7 +56,15 @@ void WalSyncer::Loop() {
     }
     if (status.ok()) {
       const rocksdb::SequenceNumber latest = db_->GetLatestSequenceNumber();
-      if (!synced_once || latest != synced) {
+      uint64_t background_errors = 0;
+      db_->GetIntProperty("rocksdb.background-errors", &background_errors);
+      if (background_errors > background_errors_at_start) {
+        status = absl::UnavailableError(
+            "barrier store: a RocksDB write failed; not syncing (restart the "
+            "process to recover)");
+        absl::MutexLock lock(&mu_);
+        if (failed_.ok()) failed_ = status;
+      } else if (!synced_once || latest != synced) {
         status = FromRocksDbStatus(db_->SyncWAL(), "sync barrier store WAL");
         absl::MutexLock lock(&mu_);
         ++syncs_;

@@ -43,6 +43,15 @@ class WalSyncer {
   // block; it must not call AfterSync() (that would wait for a later sync).
   void AfterSync(absl::AnyInvocable<void(absl::Status) &&> done);
 
+  // A write to the WAL failed (`status`, not OK): fail every waiter from
+  // now on without syncing. RocksDB 7.8 built with assertions (Debian's)
+  // aborts in SyncWAL() once a WAL append has failed, so the store reports
+  // failed commits here; the sync thread also checks RocksDB's background
+  // error count before each sync. A failure racing with a sync that has
+  // already started can still abort the process: a crash, after which
+  // recovery finds exactly what was synced.
+  void MarkWriteFailed(absl::Status status);
+
   // Number of SyncWAL() calls made; for tests and diagnostics.
   int64_t syncs() const;
 
