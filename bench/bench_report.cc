@@ -102,6 +102,19 @@ std::string EfficiencyTableRow(const EfficiencyFigures& f) {
                          f.efficiency);
 }
 
+std::string PairTableHeader() {
+  return "pair      tx/s cpu us/tx other    echo rpc/s cpu us/rpc other "
+         "efficiency";
+}
+
+std::string PairTableRow(const EfficiencyFigures& e, const TxRunFigures& tx,
+                         const EchoRunFigures& echo) {
+  return absl::StrFormat("%4d %9.0f %9.0f %5.2f %13.0f %10.1f %5.2f %10.3f",
+                         e.pair, tx.tx_per_s, tx.cpu_us_per_tx,
+                         tx.foreign_cores, echo.rpc_per_s, echo.cpu_us_per_rpc,
+                         echo.foreign_cores, e.efficiency);
+}
+
 std::string ToJsonLine(const TxRunFigures& f) {
   return absl::StrCat(
       kJsonPrefix, "{\"kind\":\"tx\",\"mode\":", JsonString(f.mode),
@@ -158,14 +171,14 @@ std::string ToJsonLine(const MemoryFigures& f) {
 }
 
 std::string ToJsonLine(const EfficiencyFigures& f) {
-  return absl::StrCat(kJsonPrefix,
-                      "{\"kind\":\"efficiency\",\"branches\":", f.branches,
-                      ",\"concurrency\":", f.concurrency,
-                      ",\"tx_per_s\":", JsonNumber(f.tx_per_s),
-                      ",\"rpcs_per_tx\":", f.rpcs_per_tx,
-                      ",\"echo_rpc_per_s\":", JsonNumber(f.echo_rpc_per_s),
-                      ",\"echo_concurrency\":", f.echo_concurrency,
-                      ",\"efficiency\":", JsonNumber(f.efficiency), "}");
+  return absl::StrCat(
+      kJsonPrefix, "{\"kind\":\"efficiency\",\"branches\":", f.branches,
+      ",\"concurrency\":", f.concurrency,
+      ",\"tx_per_s\":", JsonNumber(f.tx_per_s),
+      ",\"rpcs_per_tx\":", f.rpcs_per_tx,
+      ",\"echo_rpc_per_s\":", JsonNumber(f.echo_rpc_per_s),
+      ",\"echo_concurrency\":", f.echo_concurrency,
+      ",\"efficiency\":", JsonNumber(f.efficiency), ",\"pair\":", f.pair, "}");
 }
 
 }  // namespace tcc::bench

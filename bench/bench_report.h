@@ -84,6 +84,9 @@ struct EfficiencyFigures {
   double echo_rpc_per_s = 0;
   int echo_concurrency = 0;
   double efficiency = 0;  // tx/s * rpcs_per_tx / echo RPC/s
+  // 0: the best sweep run against the best echo run; k > 0: the k-th
+  // paired round (a transaction run and an echo run back to back).
+  int pair = 0;
 };
 
 // Human-readable tables (fixed-width, one row per run).
@@ -95,6 +98,10 @@ std::string MemoryTableHeader();
 std::string MemoryTableRow(const MemoryFigures& f);
 std::string EfficiencyTableHeader();
 std::string EfficiencyTableRow(const EfficiencyFigures& f);
+// A paired round: the efficiency with both runs' CPU and other load.
+std::string PairTableHeader();
+std::string PairTableRow(const EfficiencyFigures& e, const TxRunFigures& tx,
+                         const EchoRunFigures& echo);
 
 // One line of JSON per run, prefixed "BENCH_JSON " so that tools can grep
 // the output: {"kind":"tx",...}, {"kind":"echo",...},

@@ -69,7 +69,8 @@ def main(paths):
                   f"| {fmt(r['tccd_rss_loaded_bytes'] / 1048576, 1)} "
                   f"| {fmt(r['kib_per_in_flight'], 1)} |")
         print()
-    eff = [r for r in runs if r["kind"] == "efficiency"]
+    eff = [r for r in runs
+           if r["kind"] == "efficiency" and not r.get("pair")]
     if eff:
         print("| mode | branches | best clients | tx/s | RPCs/tx | RPC/s "
               "| echo RPC/s | efficiency |")
@@ -80,6 +81,20 @@ def main(paths):
                   f"| {r['rpcs_per_tx']} "
                   f"| {fmt(r['tx_per_s'] * r['rpcs_per_tx'])} "
                   f"| {fmt(r['echo_rpc_per_s'])} | {r['efficiency']:.3f} |")
+        print()
+    pairs = [r for r in runs
+             if r["kind"] == "efficiency" and r.get("pair")]
+    if pairs:
+        print("| pair | clients | tx/s | echo clients | echo RPC/s "
+              "| efficiency |")
+        print("|--:|--:|--:|--:|--:|--:|")
+        for r in pairs:
+            print(f"| {r['pair']} | {r['concurrency']} | {fmt(r['tx_per_s'])} "
+                  f"| {r['echo_concurrency']} | {fmt(r['echo_rpc_per_s'])} "
+                  f"| {r['efficiency']:.3f} |")
+        values = sorted(r["efficiency"] for r in pairs)
+        print()
+        print(f"Median paired efficiency: **{values[len(values) // 2]:.3f}**")
 
 
 if __name__ == "__main__":

@@ -68,6 +68,12 @@ ABSL_FLAG(bool, echo, true, "Measure the echo ceiling and the efficiency.");
 ABSL_FLAG(std::string, echo_concurrency, "16,64,256",
           "Concurrencies of the echo runs (the best transaction concurrency "
           "is added); the ceiling is the best of them.");
+ABSL_FLAG(int32_t, paired_rounds, 3,
+          "After the sweeps, this many back-to-back pairs of (transactions at "
+          "the best concurrency, echo at the ceiling's concurrency), each "
+          "--duration long; each pair gives an efficiency, and their median "
+          "is printed. On a machine whose speed drifts, a pair compares runs "
+          "made under the same conditions. 0: none.");
 ABSL_FLAG(bool, memory_probe, true,
           "Measure tccd memory per in-flight transaction: hold "
           "--memory_probe_concurrency transactions in flight on a participant "
@@ -184,7 +190,25 @@ struct Plan {
   absl::Duration memory_probe_hold;
   double max_other_cores = 0.15;
   int other_load_retries = 0;
+  int paired_rounds = 0;
 };
+
+EfficiencyFigures Efficiency(const TxRunFigures& tx,
+                             const EchoRunFigures& echo) {
+  EfficiencyFigures e;
+  e.branches = tx.branches;
+  e.concurrency = tx.concurrency;
+  e.tx_per_s = tx.tx_per_s;
+  e.mode = tx.mode;
+  e.rpcs_per_tx = RpcsPerTransaction(
+      tx.mode == "saga" ? TransactionMode::kSaga : TransactionMode::kTcc,
+      tx.branches);
+  e.echo_rpc_per_s = echo.rpc_per_s;
+  e.echo_concurrency = echo.concurrency;
+  e.efficiency =
+      echo.rpc_per_s > 0 ? e.tx_per_s * e.rpcs_per_tx / echo.rpc_per_s : 0;
+  return e;
+}
 
 // Runs `run` until the other load during it (foreign_cores) is at most
 // plan.max_other_cores, at most 1 + plan.other_load_retries times, and keeps
@@ -270,21 +294,36 @@ absl::StatusOr<int64_t> RunPlan(const Plan& plan, BenchRunner& runner,
   out.Line("");
   out.Line(EfficiencyTableHeader());
   for (const TxRunFigures& best : best_per_branches) {
-    EfficiencyFigures e;
-    e.branches = best.branches;
-    e.concurrency = best.concurrency;
-    e.tx_per_s = best.tx_per_s;
-    e.mode = best.mode;
-    e.rpcs_per_tx = RpcsPerTransaction(
-        best.mode == "saga" ? TransactionMode::kSaga : TransactionMode::kTcc,
-        best.branches);
-    e.echo_rpc_per_s = ceiling.rpc_per_s;
-    e.echo_concurrency = ceiling.concurrency;
-    e.efficiency = ceiling.rpc_per_s > 0
-                       ? e.tx_per_s * e.rpcs_per_tx / ceiling.rpc_per_s
-                       : 0;
+    EfficiencyFigures e = Efficiency(best, ceiling);
     out.Line(EfficiencyTableRow(e));
     out.Json(ToJsonLine(e));
+  }
+
+  if (plan.paired_rounds > 0) {
+    const TxRunFigures& best = best_per_branches.front();
+    out.Line("");
+    out.Line(absl::StrCat("paired rounds: ", best.branches,
+                          "-branch transactions at ", best.concurrency,
+                          " clients, then echo at ", ceiling.concurrency,
+                          " clients, back to back"));
+    out.Line(PairTableHeader());
+    std::vector<double> efficiencies;
+    for (int round = 1; round <= plan.paired_rounds; ++round) {
+      absl::StatusOr<TxRunFigures> tx =
+          runner.RunTransactions(plan.mode, best.branches, best.concurrency);
+      if (!tx.ok()) return tx.status();
+      committed += tx->committed;
+      absl::StatusOr<EchoRunFigures> echo = runner.RunEcho(ceiling.concurrency);
+      if (!echo.ok()) return echo.status();
+      EfficiencyFigures e = Efficiency(*tx, *echo);
+      e.pair = round;
+      efficiencies.push_back(e.efficiency);
+      out.Line(PairTableRow(e, *tx, *echo));
+      out.Json(ToJsonLine(e));
+    }
+    std::sort(efficiencies.begin(), efficiencies.end());
+    out.Line(absl::StrFormat("median paired efficiency: %.3f",
+                             efficiencies[efficiencies.size() / 2]));
   }
   return committed;
 }
@@ -297,6 +336,8 @@ int Main() {
   plan.max_other_cores = absl::GetFlag(FLAGS_max_other_cores);
   plan.other_load_retries =
       std::max(0, absl::GetFlag(FLAGS_other_load_retries));
+  plan.paired_rounds =
+      smoke ? 0 : std::max(0, absl::GetFlag(FLAGS_paired_rounds));
   RunOptions run_options;
   run_options.payload_bytes = absl::GetFlag(FLAGS_payload_bytes);
   run_options.client_channels = absl::GetFlag(FLAGS_client_channels);
