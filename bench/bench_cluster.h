@@ -24,7 +24,7 @@ struct BenchClusterOptions {
   int participants = 2;
   // Executor threads of every participant (each blocks in a synced commit,
   // so this bounds how many commits share one fsync).
-  int participant_executor_threads = 4;
+  int participant_executor_threads = 2;
   // tccd --executor_threads.
   int tccd_executor_threads = 2;
   // HTTP/2 connections from tccd to each participant (config `channels`).

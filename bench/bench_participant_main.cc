@@ -49,7 +49,7 @@ ABSL_FLAG(std::string, data_dir, "",
           "if missing). Required unless --echo.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, the bound port is written there once serving.");
-ABSL_FLAG(int32_t, executor_threads, 4,
+ABSL_FLAG(int32_t, executor_threads, 2,
           "Threads running handlers. They do not wait for the disk: the "
           "store's sync thread answers once a group of commits is synced.");
 ABSL_FLAG(bool, sync, true,

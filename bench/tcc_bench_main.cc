@@ -93,7 +93,7 @@ ABSL_FLAG(int32_t, client_channels, 1,
           "HTTP/2 connections from the benchmark client to its target.");
 ABSL_FLAG(int32_t, participant_channels, 1,
           "HTTP/2 connections from tccd to each participant.");
-ABSL_FLAG(int32_t, participant_executor_threads, 4,
+ABSL_FLAG(int32_t, participant_executor_threads, 2,
           "bench_participant --executor_threads.");
 ABSL_FLAG(int32_t, tccd_executor_threads, 2, "tccd --executor_threads.");
 ABSL_FLAG(std::vector<std::string>, tccd_args, {},
