@@ -10,6 +10,7 @@ PACKAGES=(
   libabsl-dev librocksdb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libpqxx-dev postgresql
+  libjemalloc-dev
   clang-format
 )
 
