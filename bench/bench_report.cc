@@ -71,9 +71,10 @@ std::string EchoTableHeader() {
 
 std::string EchoTableRow(const EchoRunFigures& f) {
   return absl::StrFormat(
-      "%-5s %6d %10.0f %8.3f %8.3f %10s %6s %6s", "echo", f.concurrency,
-      f.rpc_per_s, f.p50_ms, f.p99_ms, OrDash(f.cpu_us_per_rpc, "%.1f"),
-      OrDash(f.cores_busy, "%.2f"), OrDash(f.foreign_cores, "%.2f"));
+      "%-5s %6d %10.0f %8.3f %8.3f %10s %6s %6s",
+      f.in_process ? "echo1" : "echo", f.concurrency, f.rpc_per_s, f.p50_ms,
+      f.p99_ms, OrDash(f.cpu_us_per_rpc, "%.1f"), OrDash(f.cores_busy, "%.2f"),
+      OrDash(f.foreign_cores, "%.2f"));
 }
 
 std::string MemoryTableHeader() {
@@ -149,6 +150,7 @@ std::string ToJsonLine(const TxRunFigures& f) {
 std::string ToJsonLine(const EchoRunFigures& f) {
   return absl::StrCat(
       kJsonPrefix, "{\"kind\":\"echo\",\"concurrency\":", f.concurrency,
+      ",\"in_process\":", f.in_process ? "true" : "false",
       ",\"payload_bytes\":", f.payload_bytes,
       ",\"seconds\":", JsonNumber(f.seconds), ",\"ok\":", f.ok,
       ",\"errors\":", f.errors, ",\"first_error\":", JsonString(f.first_error),

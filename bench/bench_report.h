@@ -61,6 +61,9 @@ struct MemoryFigures {
 // Figures of one echo run (the ceiling).
 struct EchoRunFigures {
   int concurrency = 0;
+  // Served by the benchmark's own process (RunEchoInProcess) rather than
+  // by the echo server process.
+  bool in_process = false;
   int payload_bytes = 0;
   double seconds = 0;
   int64_t ok = 0;

@@ -8,6 +8,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "echo_service.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
 #include "process_stats.h"
 #include "tcc/common/logging.h"
 #include "workloads.h"
@@ -263,8 +267,32 @@ absl::StatusOr<EchoRunFigures> BenchRunner::RunEcho(int concurrency) {
   if (cluster_->echo_target().empty()) {
     return absl::FailedPreconditionError("the echo server is not running");
   }
+  return RunEchoAt(cluster_->echo_target(), /*in_process=*/false, concurrency);
+}
+
+absl::StatusOr<EchoRunFigures> BenchRunner::RunEchoInProcess(int concurrency) {
+  EchoService service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return absl::UnavailableError("cannot start the in-process echo server");
+  }
+  absl::StatusOr<EchoRunFigures> f = RunEchoAt(
+      absl::StrCat("127.0.0.1:", port), /*in_process=*/true, concurrency);
+  server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  server->Wait();
+  return f;
+}
+
+absl::StatusOr<EchoRunFigures> BenchRunner::RunEchoAt(const std::string& target,
+                                                      bool in_process,
+                                                      int concurrency) {
   ClientOptions client;
-  client.target = cluster_->echo_target();
+  client.target = target;
   client.channels = options_.client_channels;
   client.concurrency = concurrency;
   client.call_deadline = options_.call_deadline;
@@ -283,6 +311,7 @@ absl::StatusOr<EchoRunFigures> BenchRunner::RunEcho(int concurrency) {
   const ClosedLoopCounts counts = loop.Counts();
   EchoRunFigures f;
   f.concurrency = concurrency;
+  f.in_process = in_process;
   f.payload_bytes = options_.payload_bytes;
   f.seconds = absl::ToDoubleSeconds(counts.window);
   f.ok = counts.committed;

@@ -51,8 +51,14 @@ class BenchRunner {
   absl::StatusOr<MemoryFigures> RunMemoryProbe(int concurrency,
                                                absl::Duration try_delay);
 
-  // One run of unary echo calls with `concurrency` clients.
+  // One run of unary echo calls with `concurrency` clients, against the
+  // cluster's echo server process.
   absl::StatusOr<EchoRunFigures> RunEcho(int concurrency);
+
+  // The same client against an echo service served by this process on
+  // loopback: one process making unary calls to itself, the other common
+  // way of stating a machine's gRPC ceiling. CPU is this process's.
+  absl::StatusOr<EchoRunFigures> RunEchoInProcess(int concurrency);
 
  private:
   // CPU time used so far by each group of processes.
@@ -75,6 +81,9 @@ class BenchRunner {
   // drain timeout.
   bool Drive(ClosedLoop& loop, pid_t rss_pid, CpuSample* before,
              CpuSample* after, std::vector<int64_t>* rss_samples);
+
+  absl::StatusOr<EchoRunFigures> RunEchoAt(const std::string& target,
+                                           bool in_process, int concurrency);
 
   BenchCluster* const cluster_;
   const RunOptions options_;

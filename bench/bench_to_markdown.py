@@ -49,11 +49,13 @@ def main(paths):
         print()
     echo = [r for r in runs if r["kind"] == "echo"]
     if echo:
-        print("| echo clients | RPC/s | p50 ms | p99 ms | CPU µs/RPC "
-              "| other load (cores) |")
-        print("|--:|--:|--:|--:|--:|--:|")
+        print("| server | echo clients | RPC/s | p50 ms | p99 ms "
+              "| CPU µs/RPC | other load (cores) |")
+        print("|---|--:|--:|--:|--:|--:|--:|")
         for r in echo:
-            print(f"| {r['concurrency']} | {fmt(r['rpc_per_s'])} "
+            server = ("in the client's process" if r.get("in_process")
+                      else "echo process")
+            print(f"| {server} | {r['concurrency']} | {fmt(r['rpc_per_s'])} "
                   f"| {fmt(r['p50_ms'], 3)} | {fmt(r['p99_ms'], 3)} "
                   f"| {fmt(r['cpu_us_per_rpc'], 1)} "
                   f"| {fmt(r.get('foreign_cores'), 2)} |")
