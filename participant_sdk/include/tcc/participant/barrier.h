@@ -90,7 +90,9 @@ inline constexpr std::string_view kSyncPointBeforeLock =
     "BarrierStore::Run:BeforeLock";
 // Once the branch's records are locked and read, before the handler runs.
 inline constexpr std::string_view kSyncPointLocked = "BarrierStore::Run:Locked";
-// After a successful commit (not reached by calls that wrote nothing).
+// After a successful commit (not reached by calls that wrote nothing). With
+// RocksDbBarrierStore the commit is visible here but on disk only once the
+// store's group sync (AfterSync) has run.
 inline constexpr std::string_view kSyncPointCommitted =
     "BarrierStore::Run:Committed";
 
