@@ -15,15 +15,10 @@
 //
 // SIGTERM/SIGINT: stop serving, finish calls in flight, exit 0.
 
-#include <signal.h>
-
-#include <atomic>
-#include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <string>
-#include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -36,6 +31,7 @@
 #include "tcc/common/clock.h"
 #include "tcc/common/logging.h"
 #include "tcc/common/scheduler.h"
+#include "tcc/common/server_process.h"
 #include "tcc/common/thread_pool.h"
 #include "tcc/participant/participant_server.h"
 #include "tcc/participant/participant_service.h"
@@ -64,22 +60,8 @@ ABSL_FLAG(absl::Duration, try_delay, absl::ZeroDuration(),
 
 namespace {
 
-std::atomic<bool> g_stop{false};
-
-void OnSignal(int) { g_stop.store(true); }
-
-bool WritePortFile(const std::string& path, int port) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << port << "\n";
-    if (!out) return false;
-  }
-  return std::rename(tmp.c_str(), path.c_str()) == 0;
-}
-
 // Serves `services` until SIGTERM/SIGINT. Returns the exit code.
-int Serve(std::vector<grpc::Service*> services) {
+int Serve(const tcc::StopSignals& stop, std::vector<grpc::Service*> services) {
   tcc::participant::ParticipantServerOptions options;
   options.listen_address = absl::GetFlag(FLAGS_listen);
   absl::StatusOr<std::unique_ptr<tcc::participant::ParticipantServer>> server =
@@ -90,18 +72,20 @@ int Serve(std::vector<grpc::Service*> services) {
   }
   tcc::LogInfo("bench_participant serving on ", (*server)->address());
   const std::string port_file = absl::GetFlag(FLAGS_port_file);
-  if (!port_file.empty() && !WritePortFile(port_file, (*server)->port())) {
-    tcc::LogError("cannot write ", port_file);
-    return 1;
+  if (!port_file.empty()) {
+    absl::Status written = tcc::WritePortFile(port_file, (*server)->port());
+    if (!written.ok()) {
+      tcc::LogError(written.message());
+      (*server)->Shutdown();
+      return 1;
+    }
   }
-  while (!g_stop.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  stop.Wait();
   (*server)->Shutdown();
   return 0;
 }
 
-int RunParticipant() {
+int RunParticipant(const tcc::StopSignals& stop) {
   if (absl::GetFlag(FLAGS_data_dir).empty()) {
     tcc::LogError("--data_dir is required");
     return 2;
@@ -127,7 +111,7 @@ int RunParticipant() {
   }
   // The server is shut down inside Serve, before the executor and the
   // store go away.
-  int code = Serve({&service});
+  int code = Serve(stop, {&service});
   executor.Shutdown();
   return code;
 }
@@ -142,21 +126,18 @@ int main(int argc, char** argv) {
   // Debian's abseil is built with mutex deadlock detection on, which
   // records a lock graph (and stack traces) on every nested acquisition.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  struct sigaction sa = {};
-  sa.sa_handler = OnSignal;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // Before any thread starts (see StopSignals).
+  const tcc::StopSignals stop = tcc::StopSignals::Block();
   if (absl::GetFlag(FLAGS_echo)) {
     // The scheduler outlives the server, which Serve shuts down: delayed
     // Try answers still run during the shutdown's grace period.
     tcc::ThreadPool timer_executor("echo-timer", 1);
     tcc::Scheduler scheduler(tcc::Clock::Real(), &timer_executor);
     tcc::bench::EchoService echo(absl::GetFlag(FLAGS_try_delay), &scheduler);
-    int code = Serve({&echo});
+    int code = Serve(stop, {&echo});
     scheduler.Shutdown();
     timer_executor.Shutdown();
     return code;
   }
-  return RunParticipant();
+  return RunParticipant(stop);
 }

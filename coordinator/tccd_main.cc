@@ -7,14 +7,10 @@
 // --shutdown_grace_ms), write everything queued, exit 0. Unfinished
 // transactions are resumed on the next start.
 
-#include <signal.h>
-
-#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -29,6 +25,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "tcc/common/logging.h"
+#include "tcc/common/server_process.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7000",
           "Address to serve the Coordinator API on (host:port; port 0 picks "
@@ -76,10 +73,6 @@ ABSL_FLAG(int64_t, shutdown_grace_ms, 5000,
 
 namespace {
 
-std::atomic<bool> g_stop{false};
-
-void OnSignal(int) { g_stop.store(true); }
-
 absl::StatusOr<std::string> ReadPem(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::InvalidArgumentError("cannot read " + path);
@@ -120,7 +113,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials() {
   return grpc::SslServerCredentials(options);
 }
 
-int Run() {
+int Run(const tcc::StopSignals& stop) {
   using namespace tcc;
   using namespace tcc::coordinator;
   InitFailpointsFromEnv();
@@ -198,20 +191,19 @@ int Run() {
   LogInfo("tccd serving on port ", port, ", data in ",
           absl::GetFlag(FLAGS_data_dir), ", ", config->participant_size(),
           " participants");
+  bool serving = true;
   if (!absl::GetFlag(FLAGS_port_file).empty()) {
-    std::string path = absl::GetFlag(FLAGS_port_file);
-    std::string tmp = path + ".tmp";
-    {
-      std::ofstream out(tmp);
-      out << port << "\n";
+    absl::Status written = WritePortFile(absl::GetFlag(FLAGS_port_file), port);
+    if (!written.ok()) {
+      LogError("tccd: ", written.message());
+      serving = false;
     }
-    std::rename(tmp.c_str(), path.c_str());
   }
 
-  while (!g_stop.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (serving) {
+    const int signal_number = stop.Wait();
+    LogInfo("tccd: signal ", signal_number, ", shutting down");
   }
-  LogInfo("tccd: shutting down");
   server->GetHealthCheckService()->Shutdown();
   server->Shutdown(
       std::chrono::system_clock::now() +
@@ -221,7 +213,7 @@ int Run() {
   scheduler.Shutdown();
   executor.Shutdown();
   LogInfo("tccd: stopped");
-  return 0;
+  return serving ? 0 : 1;
 }
 
 }  // namespace
@@ -233,10 +225,7 @@ int main(int argc, char** argv) {
   // Debian's abseil checks every lock acquisition for cycles (a measured
   // 2-5% of tccd's CPU); the tests keep it on, production turns it off.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  struct sigaction sa = {};
-  sa.sa_handler = OnSignal;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-  return Run();
+  // Before any thread starts (see StopSignals).
+  const tcc::StopSignals stop = tcc::StopSignals::Block();
+  return Run(stop);
 }

@@ -8,15 +8,11 @@
 // SIGTERM or SIGINT shuts it down cleanly: calls in progress finish, then
 // the database is closed.
 
-#include <signal.h>
 #include <stdio.h>
 
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
-#include <system_error>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -27,6 +23,7 @@
 #include "bank_service.h"
 #include "tcc/common/clock.h"
 #include "tcc/common/scheduler.h"
+#include "tcc/common/server_process.h"
 #include "tcc/common/status_macros.h"
 #include "tcc/common/thread_pool.h"
 #include "tcc/participant/barrier_purger.h"
@@ -54,27 +51,7 @@ using tcc::participant::ParticipantServer;
 using tcc::participant::ParticipantService;
 using tcc::participant::RocksDbBarrierStore;
 
-// Written to a temporary name then renamed, so a reader never sees a
-// partial port.
-absl::Status WritePortFile(const std::string& path, int port) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << port << "\n";
-    if (!out.flush()) {
-      return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(tmp, path, error);
-  if (error) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot rename ", tmp, ": ", error.message()));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Serve(const sigset_t& stop_signals) {
+absl::Status Serve(const tcc::StopSignals& stop) {
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
   if (data_dir.empty())
     return absl::InvalidArgumentError("--data_dir is required");
@@ -124,15 +101,14 @@ absl::Status Serve(const sigset_t& stop_signals) {
   fprintf(stderr, "bank_server: serving on %s\n", server->address().c_str());
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file);
       !port_file.empty()) {
-    absl::Status written = WritePortFile(port_file, server->port());
+    absl::Status written = tcc::WritePortFile(port_file, server->port());
     if (!written.ok()) {
       server->Shutdown();
       return written;
     }
   }
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  const int signal_number = stop.Wait();
   fprintf(stderr, "bank_server: signal %d, shutting down\n", signal_number);
   // Calls in flight still need the workers; stop them last.
   server->Shutdown();
@@ -149,15 +125,9 @@ int main(int argc, char** argv) {
       "Bank participant: serves debit/credit TCC actions over gRPC.");
   absl::ParseCommandLine(argc, argv);
 
-  // Blocked before any thread starts, so every thread inherits the mask and
-  // the signals are only ever taken by sigwait() in Serve().
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
-  absl::Status status = Serve(stop_signals);
+  // Before any thread starts (see StopSignals).
+  const tcc::StopSignals stop = tcc::StopSignals::Block();
+  absl::Status status = Serve(stop);
   if (!status.ok()) {
     fprintf(stderr, "bank_server: %s\n", status.ToString().c_str());
     return EXIT_FAILURE;

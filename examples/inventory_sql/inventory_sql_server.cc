@@ -10,15 +10,11 @@
 // SIGINT shuts it down cleanly: calls in progress finish, then the
 // connections are closed.
 
-#include <signal.h>
 #include <stdio.h>
 
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
-#include <system_error>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -28,6 +24,7 @@
 #include "inventory_handlers.h"
 #include "tcc/common/clock.h"
 #include "tcc/common/scheduler.h"
+#include "tcc/common/server_process.h"
 #include "tcc/common/status_macros.h"
 #include "tcc/common/thread_pool.h"
 #include "tcc/participant/barrier_purger.h"
@@ -64,27 +61,7 @@ using tcc::participant::ParticipantServer;
 using tcc::participant::ParticipantService;
 using tcc::participant::PostgresBarrierStore;
 
-// Written to a temporary name and renamed, so a reader never sees a partial
-// port.
-absl::Status WritePortFile(const std::string& path, int port) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << port << "\n";
-    if (!out.flush()) {
-      return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(tmp, path, error);
-  if (error) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot rename ", tmp, ": ", error.message()));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Serve(const sigset_t& stop_signals) {
+absl::Status Serve(const tcc::StopSignals& stop) {
   const std::string conninfo = absl::GetFlag(FLAGS_postgres);
   if (conninfo.empty()) {
     return absl::InvalidArgumentError("--postgres is required");
@@ -144,15 +121,14 @@ absl::Status Serve(const sigset_t& stop_signals) {
           server->address().c_str(), schema.c_str());
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file);
       !port_file.empty()) {
-    absl::Status written = WritePortFile(port_file, server->port());
+    absl::Status written = tcc::WritePortFile(port_file, server->port());
     if (!written.ok()) {
       server->Shutdown();
       return written;
     }
   }
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  const int signal_number = stop.Wait();
   fprintf(stderr, "inventory_sql_server: signal %d, shutting down\n",
           signal_number);
   // Calls in flight still need the workers; stop them last.
@@ -172,15 +148,9 @@ int main(int argc, char** argv) {
       "\"reserve\" over gRPC.");
   absl::ParseCommandLine(argc, argv);
 
-  // Blocked before any thread starts, so every thread inherits the mask and
-  // the signals are only ever taken by sigwait() in Serve().
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
-  absl::Status status = Serve(stop_signals);
+  // Before any thread starts (see StopSignals).
+  const tcc::StopSignals stop = tcc::StopSignals::Block();
+  absl::Status status = Serve(stop);
   if (!status.ok()) {
     fprintf(stderr, "inventory_sql_server: %s\n", status.ToString().c_str());
     return EXIT_FAILURE;

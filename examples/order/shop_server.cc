@@ -8,14 +8,8 @@
 // Every effect is journaled in the service's own RocksDB, in the same local
 // transaction as the effect, and logged to stderr.
 
-#include <signal.h>
-
-#include <atomic>
-#include <chrono>
-#include <fstream>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -25,6 +19,7 @@
 #include "order.grpc.pb.h"
 #include "shop_state.h"
 #include "tcc/common/logging.h"
+#include "tcc/common/server_process.h"
 #include "tcc/common/thread_pool.h"
 #include "tcc/participant/participant_server.h"
 
@@ -41,9 +36,6 @@ ABSL_FLAG(int32_t, executor_threads, 8, "Threads running handlers.");
 namespace {
 
 using namespace tcc::examples::order;
-
-std::atomic<bool> g_stop{false};
-void OnSignal(int) { g_stop.store(true); }
 
 // Serves Shop.Inspect from the executor (a RocksDB scan may block).
 class InspectService final : public Shop::CallbackService {
@@ -108,7 +100,7 @@ absl::Status Seed(const std::string& role, rocksdb::TransactionDB* db) {
   return absl::OkStatus();
 }
 
-int Run() {
+int Run(const tcc::StopSignals& stop) {
   const std::string role = absl::GetFlag(FLAGS_role);
   if (role != "inventory" && role != "orders" && role != "payment") {
     tcc::LogError("--role must be inventory, orders or payment");
@@ -149,16 +141,16 @@ int Run() {
   }
   tcc::LogInfo(role, " serving on ", (*server)->address());
   if (!absl::GetFlag(FLAGS_port_file).empty()) {
-    std::string path = absl::GetFlag(FLAGS_port_file);
-    {
-      std::ofstream out(path + ".tmp");
-      out << (*server)->port() << "\n";
+    absl::Status written =
+        tcc::WritePortFile(absl::GetFlag(FLAGS_port_file), (*server)->port());
+    if (!written.ok()) {
+      tcc::LogError(written.message());
+      (*server)->Shutdown();
+      executor.Shutdown();
+      return 1;
     }
-    std::rename((path + ".tmp").c_str(), path.c_str());
   }
-  while (!g_stop.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  stop.Wait();
   (*server)->Shutdown();
   executor.Shutdown();
   return 0;
@@ -168,9 +160,7 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  struct sigaction sa = {};
-  sa.sa_handler = OnSignal;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  return Run();
+  // Before any thread starts (see StopSignals).
+  const tcc::StopSignals stop = tcc::StopSignals::Block();
+  return Run(stop);
 }
