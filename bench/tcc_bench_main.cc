@@ -48,7 +48,10 @@ ABSL_FLAG(std::string, mode, "tcc",
           "tcc (Coordinator.Execute) or saga (Coordinator.Saga).");
 ABSL_FLAG(std::string, branches, "2",
           "Branches per transaction, a comma list. The first is run at "
-          "every --concurrency, the others at the best one.");
+          "every --concurrency; the others too with --sweep_all_branches, "
+          "else only at the first one's best concurrency.");
+ABSL_FLAG(bool, sweep_all_branches, false,
+          "Run every --branches value at every --concurrency.");
 ABSL_FLAG(std::string, concurrency, "1,4,16,64,256",
           "Concurrent clients (calls in flight), a comma list to sweep.");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10),
@@ -196,6 +199,7 @@ struct Plan {
   int other_load_retries = 0;
   int paired_rounds = 0;
   bool echo_in_process = false;
+  bool sweep_all_branches = false;
 };
 
 EfficiencyFigures Efficiency(const TxRunFigures& tx,
@@ -256,7 +260,9 @@ absl::StatusOr<int64_t> RunPlan(const Plan& plan, BenchRunner& runner,
   for (size_t i = 0; i < plan.branches.size(); ++i) {
     const int branches = plan.branches[i];
     std::vector<int> sweep = plan.concurrency;
-    if (i > 0) sweep = {best_per_branches.front().concurrency};
+    if (i > 0 && !plan.sweep_all_branches) {
+      sweep = {best_per_branches.front().concurrency};
+    }
     TxRunFigures best;
     for (int concurrency : sweep) {
       absl::StatusOr<TxRunFigures> f = RunQuietly<TxRunFigures>(plan, out, [&] {
@@ -356,6 +362,7 @@ int Main() {
   plan.paired_rounds =
       smoke ? 0 : std::max(0, absl::GetFlag(FLAGS_paired_rounds));
   plan.echo_in_process = !smoke && absl::GetFlag(FLAGS_echo_in_process);
+  plan.sweep_all_branches = absl::GetFlag(FLAGS_sweep_all_branches);
   RunOptions run_options;
   run_options.payload_bytes = absl::GetFlag(FLAGS_payload_bytes);
   run_options.client_channels = absl::GetFlag(FLAGS_client_channels);

@@ -31,6 +31,7 @@ STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 "$BUILD_DIR/bench/tcc_bench" \
   --mode=tcc \
   --branches=2,4,8 \
+  --sweep_all_branches \
   --concurrency=1,4,16,64,128,256 \
   --duration=10s \
   --other_load_retries=3 \
