@@ -71,18 +71,11 @@ int Serve(const tcc::StopSignals& stop, std::vector<grpc::Service*> services) {
     return 1;
   }
   tcc::LogInfo("bench_participant serving on ", (*server)->address());
-  const std::string port_file = absl::GetFlag(FLAGS_port_file);
-  if (!port_file.empty()) {
-    absl::Status written = tcc::WritePortFile(port_file, (*server)->port());
-    if (!written.ok()) {
-      tcc::LogError(written.message());
-      (*server)->Shutdown();
-      return 1;
-    }
-  }
-  stop.Wait();
+  absl::StatusOr<int> signal_number =
+      stop.AnnounceAndWait(absl::GetFlag(FLAGS_port_file), (*server)->port());
+  if (!signal_number.ok()) tcc::LogError(signal_number.status().message());
   (*server)->Shutdown();
-  return 0;
+  return signal_number.ok() ? 0 : 1;
 }
 
 int RunParticipant(const tcc::StopSignals& stop) {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 
 namespace tcc {
+namespace {
 
 absl::Status WritePortFile(const std::string& path, int port) {
   const std::string tmp = path + ".tmp";
@@ -28,6 +29,8 @@ absl::Status WritePortFile(const std::string& path, int port) {
   return absl::OkStatus();
 }
 
+}  // namespace
+
 StopSignals StopSignals::Block() {
   StopSignals stop;
   sigemptyset(&stop.signals_);
@@ -43,6 +46,15 @@ int StopSignals::Wait() const {
   while (sigwait(&signals_, &signal_number) != 0) {
   }
   return signal_number;
+}
+
+absl::StatusOr<int> StopSignals::AnnounceAndWait(const std::string& port_file,
+                                                 int port) const {
+  if (!port_file.empty()) {
+    absl::Status written = WritePortFile(port_file, port);
+    if (!written.ok()) return written;
+  }
+  return Wait();
 }
 
 }  // namespace tcc

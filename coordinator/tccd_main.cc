@@ -191,18 +191,13 @@ int Run(const tcc::StopSignals& stop) {
   LogInfo("tccd serving on port ", port, ", data in ",
           absl::GetFlag(FLAGS_data_dir), ", ", config->participant_size(),
           " participants");
-  bool serving = true;
-  if (!absl::GetFlag(FLAGS_port_file).empty()) {
-    absl::Status written = WritePortFile(absl::GetFlag(FLAGS_port_file), port);
-    if (!written.ok()) {
-      LogError("tccd: ", written.message());
-      serving = false;
-    }
-  }
-
+  absl::StatusOr<int> signal_number =
+      stop.AnnounceAndWait(absl::GetFlag(FLAGS_port_file), port);
+  const bool serving = signal_number.ok();
   if (serving) {
-    const int signal_number = stop.Wait();
-    LogInfo("tccd: signal ", signal_number, ", shutting down");
+    LogInfo("tccd: signal ", *signal_number, ", shutting down");
+  } else {
+    LogError("tccd: ", signal_number.status().message());
   }
   server->GetHealthCheckService()->Shutdown();
   server->Shutdown(

@@ -26,11 +26,6 @@ void WalSyncer::MarkWriteFailed(absl::Status status) {
   if (failed_.ok()) failed_ = std::move(status);
 }
 
-int64_t WalSyncer::syncs() const {
-  absl::MutexLock lock(&mu_);
-  return syncs_;
-}
-
 void WalSyncer::Loop() {
   // The last sequence number known to be on disk (none yet: what recovery
   // found may still be only in the page cache). A round whose waiters saw
@@ -66,12 +61,11 @@ void WalSyncer::Loop() {
         if (failed_.ok()) failed_ = status;
       } else if (!synced_once || latest != synced) {
         status = FromRocksDbStatus(db_->SyncWAL(), "sync barrier store WAL");
-        absl::MutexLock lock(&mu_);
-        ++syncs_;
         if (status.ok()) {
           synced = latest;
           synced_once = true;
         } else {
+          absl::MutexLock lock(&mu_);
           failed_ = status;
         }
       }

@@ -1,7 +1,6 @@
 #ifndef TCC_PARTICIPANT_WAL_SYNCER_H_
 #define TCC_PARTICIPANT_WAL_SYNCER_H_
 
-#include <cstdint>
 #include <thread>
 #include <vector>
 
@@ -52,20 +51,16 @@ class WalSyncer {
   // recovery finds exactly what was synced.
   void MarkWriteFailed(absl::Status status);
 
-  // Number of SyncWAL() calls made; for tests and diagnostics.
-  int64_t syncs() const;
-
  private:
   using Waiter = absl::AnyInvocable<void(absl::Status) &&>;
 
   void Loop();
 
   rocksdb::DB* const db_;
-  mutable absl::Mutex mu_;
+  absl::Mutex mu_;
   std::vector<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
-  int64_t syncs_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;
 };
 

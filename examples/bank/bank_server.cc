@@ -99,17 +99,13 @@ absl::Status Serve(const tcc::StopSignals& stop) {
       ParticipantServer::Start(server_options, {&participant, &bank}));
   purger.Start();
   fprintf(stderr, "bank_server: serving on %s\n", server->address().c_str());
-  if (const std::string port_file = absl::GetFlag(FLAGS_port_file);
-      !port_file.empty()) {
-    absl::Status written = tcc::WritePortFile(port_file, server->port());
-    if (!written.ok()) {
-      server->Shutdown();
-      return written;
-    }
+  absl::StatusOr<int> signal_number =
+      stop.AnnounceAndWait(absl::GetFlag(FLAGS_port_file), server->port());
+  if (!signal_number.ok()) {
+    server->Shutdown();
+    return signal_number.status();
   }
-
-  const int signal_number = stop.Wait();
-  fprintf(stderr, "bank_server: signal %d, shutting down\n", signal_number);
+  fprintf(stderr, "bank_server: signal %d, shutting down\n", *signal_number);
   // Calls in flight still need the workers; stop them last.
   server->Shutdown();
   purger.Stop();

@@ -119,18 +119,14 @@ absl::Status Serve(const tcc::StopSignals& stop) {
   purger.Start();
   fprintf(stderr, "inventory_sql_server: serving on %s, schema %s\n",
           server->address().c_str(), schema.c_str());
-  if (const std::string port_file = absl::GetFlag(FLAGS_port_file);
-      !port_file.empty()) {
-    absl::Status written = tcc::WritePortFile(port_file, server->port());
-    if (!written.ok()) {
-      server->Shutdown();
-      return written;
-    }
+  absl::StatusOr<int> signal_number =
+      stop.AnnounceAndWait(absl::GetFlag(FLAGS_port_file), server->port());
+  if (!signal_number.ok()) {
+    server->Shutdown();
+    return signal_number.status();
   }
-
-  const int signal_number = stop.Wait();
   fprintf(stderr, "inventory_sql_server: signal %d, shutting down\n",
-          signal_number);
+          *signal_number);
   // Calls in flight still need the workers; stop them last.
   server->Shutdown();
   purger.Stop();

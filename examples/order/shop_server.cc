@@ -140,20 +140,12 @@ int Run(const tcc::StopSignals& stop) {
     return 1;
   }
   tcc::LogInfo(role, " serving on ", (*server)->address());
-  if (!absl::GetFlag(FLAGS_port_file).empty()) {
-    absl::Status written =
-        tcc::WritePortFile(absl::GetFlag(FLAGS_port_file), (*server)->port());
-    if (!written.ok()) {
-      tcc::LogError(written.message());
-      (*server)->Shutdown();
-      executor.Shutdown();
-      return 1;
-    }
-  }
-  stop.Wait();
+  absl::StatusOr<int> signal_number =
+      stop.AnnounceAndWait(absl::GetFlag(FLAGS_port_file), (*server)->port());
+  if (!signal_number.ok()) tcc::LogError(signal_number.status().message());
   (*server)->Shutdown();
   executor.Shutdown();
-  return 0;
+  return signal_number.ok() ? 0 : 1;
 }
 
 }  // namespace

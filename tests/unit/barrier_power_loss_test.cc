@@ -294,6 +294,17 @@ absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> OpenStore(
   return RocksDbBarrierStore::Open(std::move(options));
 }
 
+// Applies the power cut to the disk (every store on `path` must be closed)
+// and reopens the store without the wrapper. Sets *bytes_dropped if given.
+absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> ReopenAfterLoss(
+    PowerLossFileSystem& fs, const std::string& path,
+    uint64_t* bytes_dropped = nullptr) {
+  absl::StatusOr<PowerLossSummary> loss = fs.ApplyLoss();
+  if (!loss.ok()) return loss.status();
+  if (bytes_dropped != nullptr) *bytes_dropped = loss->bytes_dropped;
+  return OpenStore(path, nullptr, /*sync=*/true);
+}
+
 // Blocks until AfterSync() calls back; returns what it reported.
 absl::Status AwaitSync(RocksDbBarrierStore& store) {
   absl::Notification done;
@@ -706,10 +717,9 @@ TEST_P(BarrierPowerLossRandomCutTest,
   ASSERT_TRUE(violations.empty()) << absl::StrJoin(violations, "\n");
   ASSERT_TRUE(cut_while_healthy);
 
-  absl::StatusOr<PowerLossSummary> loss = fs->ApplyLoss();
-  ASSERT_TRUE(loss.ok()) << loss.status();
+  uint64_t bytes_dropped = 0;
   absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> reopened =
-      OpenStore(path, nullptr, /*sync=*/true);
+      ReopenAfterLoss(*fs, path, &bytes_dropped);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   const std::vector<Branch> branches = workload.branches();
   const std::vector<Call> calls = workload.calls();
@@ -722,7 +732,7 @@ TEST_P(BarrierPowerLossRandomCutTest,
       GetParam(), workers, cut_delay, cut_after, branches.size(), calls.size(),
       survival.acknowledged, survival.issued_after_cut,
       survival.lost_unacknowledged,
-      static_cast<unsigned long long>(loss->bytes_dropped));
+      static_cast<unsigned long long>(bytes_dropped));
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, BarrierPowerLossRandomCutTest,
@@ -796,13 +806,11 @@ TEST(BarrierPowerLossTest, UnsyncedStoreLosesAcknowledgedTry) {
     ExpectTried(**store, blocking, true);
     fs->LosePower();
   }
-  absl::StatusOr<PowerLossSummary> loss = fs->ApplyLoss();
-  ASSERT_TRUE(loss.ok()) << loss.status();
-  EXPECT_GT(loss->bytes_dropped, 0u);
-
+  uint64_t bytes_dropped = 0;
   absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> reopened =
-      OpenStore(path, nullptr, /*sync=*/true);
+      ReopenAfterLoss(*fs, path, &bytes_dropped);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_GT(bytes_dropped, 0u);
   ExpectTried(**reopened, deferred, false);
   ExpectTried(**reopened, blocking, false);
 }
@@ -827,13 +835,11 @@ TEST(BarrierPowerLossTest, SyncedTrySurvivesAndUnsyncedNeighbourIsLost) {
     ExpectTried(**store, unsynced, true);
     fs->LosePower();
   }
-  absl::StatusOr<PowerLossSummary> loss = fs->ApplyLoss();
-  ASSERT_TRUE(loss.ok()) << loss.status();
-  EXPECT_GT(loss->bytes_dropped, 0u);
-
+  uint64_t bytes_dropped = 0;
   absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> reopened =
-      OpenStore(path, nullptr, /*sync=*/true);
+      ReopenAfterLoss(*fs, path, &bytes_dropped);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_GT(bytes_dropped, 0u);
   ExpectTried(**reopened, synced, true);
   ExpectTried(**reopened, unsynced, false);
   std::string reply;
@@ -897,12 +903,9 @@ TEST(BarrierPowerLossTest, FailedSyncIsReportedAndSticky) {
     ASSERT_FALSE(run.ok()) << BarrierResultName(*run);
     expect_failure(run.status());
   }
-  absl::StatusOr<PowerLossSummary> loss = fs->ApplyLoss();
-  ASSERT_TRUE(loss.ok()) << loss.status();
-
   // What the failed sync would have covered is indeed gone.
   absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> reopened =
-      OpenStore(path, nullptr, /*sync=*/true);
+      ReopenAfterLoss(*fs, path);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   ExpectTried(**reopened, synced, true);
   ExpectTried(**reopened, pending, false);

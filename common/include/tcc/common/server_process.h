@@ -6,16 +6,12 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace tcc {
 
 // What every server executable (tccd, the example and benchmark
 // participants) does around serving.
-
-// Writes "<port>\n" to `path` through `path`.tmp and a rename, so that a
-// process polling for the file (tests, scripts) never reads a partial port.
-// Errors: UNAVAILABLE when the file cannot be written or renamed.
-absl::Status WritePortFile(const std::string& path, int port);
 
 // SIGTERM and SIGINT, the signals that stop a server, taken synchronously.
 // Block() them in main() before any thread starts: every thread inherits the
@@ -28,6 +24,14 @@ class StopSignals {
 
   // Blocks until SIGTERM or SIGINT arrives; returns its number.
   int Wait() const;
+
+  // What a server does once it listens: writes "<port>\n" to `port_file`
+  // (nothing when it is empty) through a temporary file and a rename, so
+  // that a process polling for it (tests, scripts) never reads a partial
+  // port, then Wait()s. Returns the signal, or UNAVAILABLE without waiting
+  // when the file cannot be written.
+  absl::StatusOr<int> AnnounceAndWait(const std::string& port_file,
+                                      int port) const;
 
  private:
   StopSignals() = default;
