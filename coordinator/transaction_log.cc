@@ -6,7 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "rocksdb/cache.h"
+#include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
 #include "tcc/v1/coordinator.pb.h"
@@ -42,6 +44,27 @@ std::string FinishedKey(int64_t finish_ms, const std::string& gid) {
                       EncodeBigEndian64(static_cast<uint64_t>(finish_ms)), gid);
 }
 
+// Where the memtable remembers its last insert, so that the next insert
+// with the same prefix starts from there instead of from the skip list's
+// head (RocksDB's insert hints). A transaction's record is rewritten two or
+// three times and its active-index key put and later deleted, each next to
+// the previous version: one hint per key. Finished-index keys arrive in time
+// order: one hint for all of them. Each hint costs the memtable ~250 bytes
+// until it is flushed.
+class InsertHintPrefix final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "tcc.coordinator.InsertHint"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    if (key.starts_with(kFinishedPrefix)) {
+      return rocksdb::Slice(key.data(), sizeof(kFinishedPrefix) - 1);
+    }
+    return key;
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return !key.empty();
+  }
+};
+
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
   if (s.IsNotFound())
@@ -75,8 +98,19 @@ absl::StatusOr<std::unique_ptr<TransactionLog>> TransactionLog::Open(
   // Every acknowledged write is synced; the WAL is the durability boundary.
   db_options.manual_wal_flush = false;
   if (options.env != nullptr) db_options.env = options.env;
+  // Only the writer thread writes, so memtable inserts are never concurrent
+  // and can use hints.
+  db_options.memtable_insert_with_hint_prefix_extractor =
+      std::make_shared<InsertHintPrefix>();
+  // Creating a transaction first looks its gid up (it must not exist yet):
+  // bloom filters in the memtable and in the table files answer that miss
+  // without searching.
+  db_options.memtable_prefix_bloom_size_ratio = 0.02;
+  db_options.memtable_whole_key_filtering = true;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.whole_key_filtering = true;
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, &raw);

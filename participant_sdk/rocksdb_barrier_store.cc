@@ -9,6 +9,7 @@
 #include "barrier_rules.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 #include "tcc/participant/rocksdb_status.h"
 #include "wal_syncer.h"
@@ -51,6 +52,26 @@ absl::Status LockAndRead(rocksdb::Transaction& txn,
   return FromRocksDbStatus(s, what);
 }
 
+// Where the barrier column family's memtable remembers its last insert, so
+// that the next insert with the same prefix starts from there instead of
+// from the skip list's head (RocksDB's insert hints): a branch's Confirm or
+// Cancel record lands next to its Try record (one hint per branch), and
+// index keys arrive in time order (one hint for all). Each hint costs the
+// memtable ~250 bytes until it is flushed.
+class InsertHintPrefix final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "tcc.participant.InsertHint"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    // A record key ends with its phase byte; an index key starts with the
+    // write time.
+    return rocksdb::Slice(
+        key.data(), key[0] == internal::kRecordPrefix ? key.size() - 1 : 1);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return key.size() >= 2;
+  }
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> RocksDbBarrierStore::Open(
@@ -65,6 +86,11 @@ absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> RocksDbBarrierStore::Open(
   // while the leader fsyncs; on a small machine they take the leader's CPU
   // (measured: participants' CPU per transaction -7 %, throughput +11 %).
   db_options.enable_write_thread_adaptive_yield = false;
+  // The write group's leader inserts every member's batch into the
+  // memtable itself: insert hints (below) only work for such inserts, and
+  // with the few executor threads a participant runs, parallel inserts
+  // save nothing.
+  db_options.allow_concurrent_memtable_write = false;
   if (options.env != nullptr) db_options.env = options.env;
 
   // An existing database must be opened with all its column families.
@@ -82,6 +108,8 @@ absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> RocksDbBarrierStore::Open(
   // for a Cancel, a Confirm for a Confirm and a Cancel): bloom filters, in
   // the memtable and in the table files, answer those without searching.
   rocksdb::ColumnFamilyOptions barrier_cf_options;
+  barrier_cf_options.memtable_insert_with_hint_prefix_extractor =
+      std::make_shared<InsertHintPrefix>();
   barrier_cf_options.memtable_prefix_bloom_size_ratio = 0.05;
   barrier_cf_options.memtable_whole_key_filtering = true;
   rocksdb::BlockBasedTableOptions table_options;
