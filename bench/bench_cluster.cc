@@ -74,9 +74,11 @@ absl::StatusOr<std::unique_ptr<BenchCluster>> BenchCluster::Start(
       if (child != nullptr) cluster->participants_.push_back(std::move(child));
       if (!port.ok()) return port.status();
       cluster->participant_names_.push_back(name);
-      absl::StrAppend(&config, "participant { name: \"", name, "\" target: \"",
-                      Loopback(*port),
-                      "\" channels: ", options.participant_channels, " }\n");
+      absl::StrAppend(
+          &config, "participant { name: \"", name, "\" target: \"",
+          Loopback(*port), "\" channels: ", options.participant_channels,
+          " grpc_retries: ",
+          options.participant_grpc_retries ? "true" : "false", " }\n");
     }
     if (options.hold_try_delay > absl::ZeroDuration()) {
       absl::StatusOr<int> port = StartServing(

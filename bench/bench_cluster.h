@@ -29,6 +29,8 @@ struct BenchClusterOptions {
   int tccd_executor_threads = 2;
   // HTTP/2 connections from tccd to each participant (config `channels`).
   int participant_channels = 1;
+  // Config grpc_retries of those connections.
+  bool participant_grpc_retries = false;
   // Extra flags of every benchmark participant, e.g. "--sync=false".
   std::vector<std::string> participant_extra_args;
   // Extra tccd flags, e.g. "--call_timeout_ms=5000".

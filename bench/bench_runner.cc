@@ -110,6 +110,7 @@ absl::StatusOr<TxRunFigures> BenchRunner::RunTransactions(
   ClientOptions client;
   client.target = cluster_->coordinator_target();
   client.channels = options_.client_channels;
+  client.grpc_retries = options_.client_grpc_retries;
   client.concurrency = concurrency;
   client.call_deadline = options_.call_deadline;
   client.payload_bytes = options_.payload_bytes;
@@ -190,6 +191,7 @@ absl::StatusOr<MemoryFigures> BenchRunner::RunMemoryProbe(
   ClientOptions client;
   client.target = cluster_->coordinator_target();
   client.channels = options_.client_channels;
+  client.grpc_retries = options_.client_grpc_retries;
   client.call_deadline = options_.call_deadline;
   client.payload_bytes = options_.payload_bytes;
   auto prefix = [this] {
@@ -294,6 +296,7 @@ absl::StatusOr<EchoRunFigures> BenchRunner::RunEchoAt(const std::string& target,
   ClientOptions client;
   client.target = target;
   client.channels = options_.client_channels;
+  client.grpc_retries = options_.client_grpc_retries;
   client.concurrency = concurrency;
   client.call_deadline = options_.call_deadline;
   client.payload_bytes = options_.payload_bytes;

@@ -100,6 +100,12 @@ ABSL_FLAG(int32_t, client_channels, 1,
           "HTTP/2 connections from the benchmark client to its target.");
 ABSL_FLAG(int32_t, participant_channels, 1,
           "HTTP/2 connections from tccd to each participant.");
+ABSL_FLAG(bool, client_grpc_retries, false,
+          "gRPC's own retries on the benchmark client's channels, for the "
+          "transactions and the echo alike.");
+ABSL_FLAG(bool, participant_grpc_retries, false,
+          "gRPC's own retries on tccd's channels to the participants (config "
+          "grpc_retries).");
 ABSL_FLAG(int32_t, participant_executor_threads, 2,
           "bench_participant --executor_threads.");
 ABSL_FLAG(int32_t, tccd_executor_threads, 2, "tccd --executor_threads.");
@@ -366,6 +372,7 @@ int Main() {
   RunOptions run_options;
   run_options.payload_bytes = absl::GetFlag(FLAGS_payload_bytes);
   run_options.client_channels = absl::GetFlag(FLAGS_client_channels);
+  run_options.client_grpc_retries = absl::GetFlag(FLAGS_client_grpc_retries);
   if (smoke) {
     plan.branches = {2};
     plan.concurrency = {4};
@@ -436,6 +443,8 @@ int Main() {
       absl::GetFlag(FLAGS_tccd_executor_threads);
   cluster_options.participant_channels =
       absl::GetFlag(FLAGS_participant_channels);
+  cluster_options.participant_grpc_retries =
+      absl::GetFlag(FLAGS_participant_grpc_retries);
   cluster_options.tccd_extra_args = absl::GetFlag(FLAGS_tccd_args);
   cluster_options.participant_extra_args =
       absl::GetFlag(FLAGS_participant_args);
@@ -453,6 +462,8 @@ int Main() {
       " duration=", absl::FormatDuration(run_options.duration),
       " warmup=", absl::FormatDuration(run_options.warmup),
       " client_channels=", run_options.client_channels,
+      " grpc_retries(client,tccd)=", run_options.client_grpc_retries, ",",
+      cluster_options.participant_grpc_retries,
       " cpus=", std::thread::hardware_concurrency(), " work_dir=", *work_dir));
   absl::StatusOr<std::unique_ptr<BenchCluster>> cluster =
       BenchCluster::Start(cluster_options);

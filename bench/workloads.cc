@@ -11,11 +11,12 @@
 namespace tcc::bench {
 
 std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(
-    const std::string& target, int count) {
+    const std::string& target, int count, bool grpc_retries) {
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int i = 0; i < std::max(1, count); ++i) {
     grpc::ChannelArguments args;
     args.SetInt("tcc.bench_channel_index", i);
+    args.SetInt(GRPC_ARG_ENABLE_RETRIES, grpc_retries ? 1 : 0);
     channels.push_back(grpc::CreateCustomChannel(
         target, grpc::InsecureChannelCredentials(), args));
   }
@@ -30,7 +31,8 @@ TransactionWorkload::TransactionWorkload(
     const ClientOptions& options, TransactionMode mode, int branches,
     const std::vector<std::string>& participant_names, std::string gid_prefix)
     : options_(options), mode_(mode), gid_prefix_(std::move(gid_prefix)) {
-  for (auto& channel : MakeChannels(options_.target, options_.channels)) {
+  for (auto& channel : MakeChannels(options_.target, options_.channels,
+                                    options_.grpc_retries)) {
     stubs_.push_back(v1::Coordinator::NewStub(channel));
   }
   const std::string payload(options_.payload_bytes, 'x');
@@ -95,7 +97,8 @@ void TransactionWorkload::Issue(int client, CallDone done) {
 }
 
 EchoWorkload::EchoWorkload(const ClientOptions& options) : options_(options) {
-  for (auto& channel : MakeChannels(options_.target, options_.channels)) {
+  for (auto& channel : MakeChannels(options_.target, options_.channels,
+                                    options_.grpc_retries)) {
     stubs_.push_back(v1::Participant::NewStub(channel));
   }
   for (int c = 0; c < options_.concurrency; ++c) {

@@ -25,12 +25,16 @@ struct ClientOptions {
   absl::Duration call_deadline = absl::Seconds(30);
   // Bytes of opaque payload per branch (TCC) or per request (echo).
   int payload_bytes = 0;
+  // gRPC's own retries (GRPC_ARG_ENABLE_RETRIES) on the client's channels.
+  // The same for transactions and the echo, so the ceiling is measured with
+  // the client the transactions use.
+  bool grpc_retries = false;
 };
 
 // Channels with distinct arguments, so that gRPC does not share one
-// subchannel (connection) between them.
+// subchannel (connection) between them; gRPC retries as `grpc_retries`.
 std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(
-    const std::string& target, int count);
+    const std::string& target, int count, bool grpc_retries);
 
 // How transactions are submitted to the coordinator.
 enum class TransactionMode {

@@ -97,6 +97,7 @@ absl::StatusOr<std::unique_ptr<ParticipantPool>> ParticipantPool::Create(
       args.SetInt("tcc.channel_index", i);
       args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
       args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+      args.SetInt(GRPC_ARG_ENABLE_RETRIES, p.grpc_retries() ? 1 : 0);
       if (p.has_tls() && !p.tls().server_name().empty()) {
         args.SetSslTargetNameOverride(p.tls().server_name());
       }
