@@ -23,7 +23,7 @@ struct RunOptions {
   // HTTP/2 connections from the benchmark client to its target.
   int client_channels = 1;
   // gRPC's own retries on those connections (transactions and echo alike).
-  bool client_grpc_retries = false;
+  bool client_grpc_retries = true;
   // Deadline of each Execute or echo call.
   absl::Duration call_deadline = absl::Seconds(30);
   // Pause after a run so that background work (Confirms, flushes) ends

@@ -100,9 +100,11 @@ ABSL_FLAG(int32_t, client_channels, 1,
           "HTTP/2 connections from the benchmark client to its target.");
 ABSL_FLAG(int32_t, participant_channels, 1,
           "HTTP/2 connections from tccd to each participant.");
-ABSL_FLAG(bool, client_grpc_retries, false,
+ABSL_FLAG(bool, client_grpc_retries, true,
           "gRPC's own retries on the benchmark client's channels, for the "
-          "transactions and the echo alike.");
+          "transactions and the echo alike. Default true, gRPC's default: "
+          "the client an application would use. False makes every client "
+          "call cheaper, the echo's (the ceiling) most.");
 ABSL_FLAG(bool, participant_grpc_retries, false,
           "gRPC's own retries on tccd's channels to the participants (config "
           "grpc_retries).");

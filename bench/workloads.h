@@ -27,8 +27,8 @@ struct ClientOptions {
   int payload_bytes = 0;
   // gRPC's own retries (GRPC_ARG_ENABLE_RETRIES) on the client's channels.
   // The same for transactions and the echo, so the ceiling is measured with
-  // the client the transactions use.
-  bool grpc_retries = false;
+  // the client the transactions use. Default true, as gRPC's.
+  bool grpc_retries = true;
 };
 
 // Channels with distinct arguments, so that gRPC does not share one
