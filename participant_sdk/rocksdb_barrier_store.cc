@@ -8,6 +8,7 @@
 #include "barrier_codec.h"
 #include "barrier_rules.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/memtablerep.h"
 #include "rocksdb/options.h"
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
@@ -52,25 +53,25 @@ absl::Status LockAndRead(rocksdb::Transaction& txn,
   return FromRocksDbStatus(s, what);
 }
 
-// Where the barrier column family's memtable remembers its last insert, so
-// that the next insert with the same prefix starts from there instead of
-// from the skip list's head (RocksDB's insert hints): a branch's Confirm or
-// Cancel record lands next to its Try record (one hint per branch), and
-// index keys arrive in time order (one hint for all). Each hint costs the
-// memtable ~250 bytes until it is flushed.
-class InsertHintPrefix final : public rocksdb::SliceTransform {
+// The barrier column family's prefix extractor: the records of one branch
+// (its key without the phase byte) share a prefix, and all index keys share
+// one ("w"). The memtable hashes on it (see Open), and the purge's scan of
+// the index stays inside the index prefix.
+class BarrierKeyPrefix final : public rocksdb::SliceTransform {
  public:
-  const char* Name() const override { return "tcc.participant.InsertHint"; }
+  const char* Name() const override { return "tcc.participant.BarrierKey"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    // A record key ends with its phase byte; an index key starts with the
-    // write time.
+    if (key.empty()) return key;
     return rocksdb::Slice(
         key.data(), key[0] == internal::kRecordPrefix ? key.size() - 1 : 1);
   }
-  bool InDomain(const rocksdb::Slice& key) const override {
-    return key.size() >= 2;
-  }
+  bool InDomain(const rocksdb::Slice&) const override { return true; }
 };
+
+// Buckets of the barrier memtable's hash table: about the number of
+// branches one memtable holds (its array of pointers is allocated in the
+// memtable).
+constexpr size_t kBarrierMemtableBuckets = 100000;
 
 }  // namespace
 
@@ -87,7 +88,8 @@ absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> RocksDbBarrierStore::Open(
   // (measured: participants' CPU per transaction -7 %, throughput +11 %).
   db_options.enable_write_thread_adaptive_yield = false;
   // The write group's leader inserts every member's batch into the
-  // memtable itself: insert hints (below) only work for such inserts, and
+  // memtable itself: the barrier's hash memtable (below) and insert hints
+  // (which a service may use in its own column families) need that, and
   // with the few executor threads a participant runs, parallel inserts
   // save nothing.
   db_options.allow_concurrent_memtable_write = false;
@@ -104,12 +106,21 @@ absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> RocksDbBarrierStore::Open(
   }
   if (!has_barrier_cf) names.push_back(kBarrierColumnFamily);
 
+  // Every barrier lookup is a point lookup of one branch's record, and the
+  // only scan is the purge's, in time order over the index keys. So the
+  // memtable hashes on the branch (BarrierKeyPrefix): a lookup or insert
+  // touches a bucket of at most three records instead of searching a skip
+  // list of every record, which cost the participants ~5 % of their CPU per
+  // transaction (docs/BENCHMARKS.md). The index keys share one bucket, an
+  // ordinary skip list that time-ordered inserts append to.
+  rocksdb::ColumnFamilyOptions barrier_cf_options;
+  barrier_cf_options.prefix_extractor = std::make_shared<BarrierKeyPrefix>();
+  barrier_cf_options.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(
+      kBarrierMemtableBuckets, /*skiplist_height=*/12,
+      /*skiplist_branching_factor=*/4));
   // Most barrier lookups are for records that do not exist (a Try looks
   // for a Cancel, a Confirm for a Confirm and a Cancel): bloom filters, in
   // the memtable and in the table files, answer those without searching.
-  rocksdb::ColumnFamilyOptions barrier_cf_options;
-  barrier_cf_options.memtable_insert_with_hint_prefix_extractor =
-      std::make_shared<InsertHintPrefix>();
   barrier_cf_options.memtable_prefix_bloom_size_ratio = 0.05;
   barrier_cf_options.memtable_whole_key_filtering = true;
   rocksdb::BlockBasedTableOptions table_options;
@@ -327,6 +338,9 @@ absl::StatusOr<int> RocksDbBarrierStore::PurgeOlderThan(absl::Time cutoff,
   rocksdb::Slice upper(end);
   rocksdb::ReadOptions read_options;
   read_options.iterate_upper_bound = &upper;
+  // Every index key has the same prefix (BarrierKeyPrefix), which the hash
+  // memtable iterates in order.
+  read_options.prefix_same_as_start = true;
 
   std::unique_ptr<rocksdb::Transaction> txn = BeginTransaction(options_.sync);
   int deleted = 0;
