@@ -69,8 +69,8 @@ class BarrierKeyPrefix final : public rocksdb::SliceTransform {
 };
 
 // Buckets of the barrier memtable's hash table: about the number of
-// branches one memtable holds (its array of pointers is allocated in the
-// memtable).
+// branches one memtable holds (its array of pointers, 800 KB, is allocated
+// in the memtable).
 constexpr size_t kBarrierMemtableBuckets = 100000;
 
 }  // namespace
@@ -109,15 +109,18 @@ absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> RocksDbBarrierStore::Open(
   // Every barrier lookup is a point lookup of one branch's record, and the
   // only scan is the purge's, in time order over the index keys. So the
   // memtable hashes on the branch (BarrierKeyPrefix): a lookup or insert
-  // touches a bucket of at most three records instead of searching a skip
-  // list of every record, which cost the participants ~5 % of their CPU per
-  // transaction (docs/BENCHMARKS.md). The index keys share one bucket, an
-  // ordinary skip list that time-ordered inserts append to.
+  // walks a list of at most three records instead of searching a skip list
+  // of every record, which cost the participants ~7 % of their CPU per
+  // transaction (docs/BENCHMARKS.md). The index keys share one bucket, which
+  // RocksDB turns into a skip list past 256 entries; time-ordered inserts
+  // append to it.
   rocksdb::ColumnFamilyOptions barrier_cf_options;
   barrier_cf_options.prefix_extractor = std::make_shared<BarrierKeyPrefix>();
-  barrier_cf_options.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(
-      kBarrierMemtableBuckets, /*skiplist_height=*/12,
-      /*skiplist_branching_factor=*/4));
+  barrier_cf_options.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(
+      kBarrierMemtableBuckets, /*huge_page_tlb_size=*/0,
+      /*bucket_entries_logging_threshold=*/4096,
+      /*if_log_bucket_dist_when_flash=*/false,
+      /*threshold_use_skiplist=*/256));
   // Most barrier lookups are for records that do not exist (a Try looks
   // for a Cancel, a Confirm for a Confirm and a Cancel): bloom filters, in
   // the memtable and in the table files, answer those without searching.

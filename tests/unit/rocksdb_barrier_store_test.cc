@@ -164,6 +164,38 @@ TEST_F(RocksDbBarrierStoreTest, PurgeDeletesInBatchesOldestFirst) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(RocksDbBarrierStoreTest, PurgeIsOldestFirstAcrossReopenAndManyRecords) {
+  // More index entries than the memtable keeps in a plain list (256), and a
+  // reopen in the middle, so the purge's scan covers the hash memtable's
+  // skip-list bucket and records replayed from the log.
+  CountingBody body;
+  constexpr int kBranches = 600;
+  for (int i = 0; i < kBranches; ++i) {
+    if (i == kBranches / 2) Open();
+    const BranchCall call = Call("g" + std::to_string(i), "1");
+    ASSERT_EQ(Run(call, Phase::kTry, body).value(), BarrierResult::kApplied);
+    ASSERT_EQ(Run(call, Phase::kConfirm, body).value(),
+              BarrierResult::kApplied);
+    clock_.Advance(absl::Milliseconds(10));
+  }
+  const absl::Time cutoff = clock_.Now();
+  // Two records (Try and Confirm) per branch.
+  EXPECT_EQ(store_->PurgeOlderThan(cutoff, 2 * kBranches / 2).value(),
+            kBranches);
+  body.runs = 0;
+  // The older half is gone: its Try runs again; the newer half is kept.
+  EXPECT_EQ(Run(Call("g299", "1"), Phase::kTry, body).value(),
+            BarrierResult::kApplied);
+  EXPECT_EQ(Run(Call("g300", "1"), Phase::kTry, body).value(),
+            BarrierResult::kDuplicate);
+  EXPECT_EQ(Run(Call("g599", "1"), Phase::kConfirm, body).value(),
+            BarrierResult::kDuplicate);
+  EXPECT_EQ(body.runs, 1);
+  // g299's new Try is younger than the cutoff; the other 300 branches go.
+  EXPECT_EQ(store_->PurgeOlderThan(cutoff, 10 * kBranches).value(), kBranches);
+  EXPECT_EQ(store_->PurgeOlderThan(cutoff, 10 * kBranches).value(), 0);
+}
+
 TEST_F(RocksDbBarrierStoreTest, PurgedCancelNoLongerBlocksTry) {
   // Documents why retention must outlast the coordinator's retries.
   const BranchCall call = Call("g1", "1");
