@@ -123,6 +123,7 @@ std::string ToJsonLine(const TxRunFigures& f) {
       ",\"concurrency\":", f.concurrency,
       ",\"payload_bytes\":", f.payload_bytes,
       ",\"seconds\":", JsonNumber(f.seconds), ",\"committed\":", f.committed,
+      ",\"committed_total\":", f.committed_total,
       ",\"rolled_back\":", f.rolled_back, ",\"errors\":", f.errors,
       ",\"first_error\":", JsonString(f.first_error),
       ",\"tx_per_s\":", JsonNumber(f.tx_per_s),

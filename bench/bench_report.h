@@ -15,8 +15,10 @@ struct TxRunFigures {
   int participants = 0;
   int concurrency = 0;
   int payload_bytes = 0;
-  double seconds = 0;  // measurement window
-  int64_t committed = 0;
+  double seconds = 0;     // measurement window
+  int64_t committed = 0;  // in the window
+  // Committed in the whole run (warm-up and drain included).
+  int64_t committed_total = 0;
   int64_t rolled_back = 0;
   int64_t errors = 0;
   std::string first_error;

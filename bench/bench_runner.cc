@@ -147,6 +147,7 @@ absl::StatusOr<TxRunFigures> BenchRunner::RunTransactions(
   f.payload_bytes = options_.payload_bytes;
   f.seconds = absl::ToDoubleSeconds(counts.window);
   f.committed = counts.committed;
+  f.committed_total = counts.committed_total;
   f.rolled_back = counts.rolled_back;
   f.errors = counts.errors;
   f.first_error = counts.first_error;

@@ -30,9 +30,15 @@ void ClosedLoop::IssueNext(const std::shared_ptr<State>& state, int client) {
                                               std::string_view error) {
     const absl::Duration latency =
         absl::FromChrono(std::chrono::steady_clock::now() - start);
-    if (state->measuring.load(std::memory_order_acquire)) {
+    if (!state->measuring.load(std::memory_order_acquire)) {
+      if (result == CallResult::kCommitted) {
+        absl::MutexLock lock(&state->mu);
+        ++state->counts.committed_total;
+      }
+    } else {
       state->latencies.Record(latency);
       absl::MutexLock lock(&state->mu);
+      if (result == CallResult::kCommitted) ++state->counts.committed_total;
       switch (result) {
         case CallResult::kCommitted:
           ++state->counts.committed;

@@ -35,6 +35,8 @@ using IssueCall = std::function<void(int client, CallDone done)>;
 // What a closed-loop run counted inside its measurement window.
 struct ClosedLoopCounts {
   int64_t committed = 0;
+  // Committed calls of the whole run, warm-up and drain included.
+  int64_t committed_total = 0;
   int64_t rolled_back = 0;
   int64_t errors = 0;
   // The first error seen in the window, for the report.
