@@ -88,8 +88,7 @@ absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> RocksDbBarrierStore::Open(
   // (measured: participants' CPU per transaction -7 %, throughput +11 %).
   db_options.enable_write_thread_adaptive_yield = false;
   // The write group's leader inserts every member's batch into the
-  // memtable itself: the barrier's hash memtable (below) and insert hints
-  // (which a service may use in its own column families) need that, and
+  // memtable itself: the barrier's hash memtable (below) needs that, and
   // with the few executor threads a participant runs, parallel inserts
   // save nothing.
   db_options.allow_concurrent_memtable_write = false;
