@@ -30,27 +30,25 @@ void ClosedLoop::IssueNext(const std::shared_ptr<State>& state, int client) {
                                               std::string_view error) {
     const absl::Duration latency =
         absl::FromChrono(std::chrono::steady_clock::now() - start);
-    if (!state->measuring.load(std::memory_order_acquire)) {
-      if (result == CallResult::kCommitted) {
-        absl::MutexLock lock(&state->mu);
-        ++state->counts.committed_total;
-      }
-    } else {
-      state->latencies.Record(latency);
+    const bool measuring = state->measuring.load(std::memory_order_acquire);
+    if (measuring) state->latencies.Record(latency);
+    {
       absl::MutexLock lock(&state->mu);
       if (result == CallResult::kCommitted) ++state->counts.committed_total;
-      switch (result) {
-        case CallResult::kCommitted:
-          ++state->counts.committed;
-          break;
-        case CallResult::kRolledBack:
-          ++state->counts.rolled_back;
-          break;
-        case CallResult::kError:
-          if (state->counts.errors++ == 0) {
-            state->counts.first_error = std::string(error);
-          }
-          break;
+      if (measuring) {
+        switch (result) {
+          case CallResult::kCommitted:
+            ++state->counts.committed;
+            break;
+          case CallResult::kRolledBack:
+            ++state->counts.rolled_back;
+            break;
+          case CallResult::kError:
+            if (state->counts.errors++ == 0) {
+              state->counts.first_error = std::string(error);
+            }
+            break;
+        }
       }
     }
     if (state->stopping.load(std::memory_order_acquire)) {
