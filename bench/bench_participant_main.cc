@@ -51,6 +51,9 @@ ABSL_FLAG(int32_t, executor_threads, 2,
 ABSL_FLAG(bool, sync, true,
           "fsync every commit. Only turn off to measure what durability "
           "costs: a crash may then lose acknowledged branches.");
+ABSL_FLAG(bool, hash_memtable, true,
+          "Keep the business data in a hash memtable (it is only accessed "
+          "one key at a time); false: RocksDB's default skip list.");
 ABSL_FLAG(bool, echo, false,
           "Serve the echo service (the benchmark's ceiling) instead of the "
           "participant.");
@@ -86,6 +89,10 @@ int RunParticipant(const tcc::StopSignals& stop) {
   tcc::participant::RocksDbBarrierStoreOptions store_options;
   store_options.path = absl::GetFlag(FLAGS_data_dir);
   store_options.sync = absl::GetFlag(FLAGS_sync);
+  if (absl::GetFlag(FLAGS_hash_memtable)) {
+    store_options.business_options =
+        tcc::bench::ReservationColumnFamilyOptions();
+  }
   absl::StatusOr<std::unique_ptr<tcc::participant::RocksDbBarrierStore>> store =
       tcc::participant::RocksDbBarrierStore::Open(store_options);
   if (!store.ok()) {

@@ -6,6 +6,8 @@
 
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
+#include "rocksdb/memtablerep.h"
+#include "rocksdb/slice_transform.h"
 #include "tcc/participant/rocksdb_status.h"
 
 namespace tcc::bench {
@@ -66,6 +68,19 @@ participant::ResourceHandlers<rocksdb::Transaction> ReservationHandlers() {
     return AddToCounter(txn, absl::StrCat("reserved/", Slot(call)), -1);
   };
   return handlers;
+}
+
+rocksdb::ColumnFamilyOptions ReservationColumnFamilyOptions() {
+  rocksdb::ColumnFamilyOptions options;
+  // The whole key is the hash prefix. A counter's versions pile up in its
+  // bucket, which becomes a small skip list past 256 entries.
+  options.prefix_extractor.reset(rocksdb::NewNoopTransform());
+  options.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(
+      /*bucket_count=*/100000, /*huge_page_tlb_size=*/0,
+      /*bucket_entries_logging_threshold=*/1 << 30,
+      /*if_log_bucket_dist_when_flash=*/false,
+      /*threshold_use_skiplist=*/256));
+  return options;
 }
 
 }  // namespace tcc::bench

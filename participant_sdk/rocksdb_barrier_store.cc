@@ -133,9 +133,13 @@ absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> RocksDbBarrierStore::Open(
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const std::string& name : names) {
-    descriptors.emplace_back(name, name == kBarrierColumnFamily
-                                       ? barrier_cf_options
-                                       : rocksdb::ColumnFamilyOptions());
+    if (name == kBarrierColumnFamily) {
+      descriptors.emplace_back(name, barrier_cf_options);
+    } else if (name == rocksdb::kDefaultColumnFamilyName) {
+      descriptors.emplace_back(name, options.business_options);
+    } else {
+      descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
   }
 
   rocksdb::TransactionDBOptions txn_db_options;

@@ -11,6 +11,8 @@
 
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "rocksdb/memtablerep.h"
+#include "rocksdb/slice_transform.h"
 #include "support/scoped_temp_dir.h"
 #include "tcc/common/clock.h"
 
@@ -205,6 +207,39 @@ TEST_F(RocksDbBarrierStoreTest, PurgedCancelNoLongerBlocksTry) {
   clock_.Advance(absl::Hours(1));
   ASSERT_EQ(store_->PurgeOlderThan(clock_.Now(), 10).value(), 1);
   EXPECT_EQ(Run(call, Phase::kTry, body).value(), BarrierResult::kApplied);
+}
+
+TEST_F(RocksDbBarrierStoreTest, BusinessOptionsApplyToTheDefaultColumnFamily) {
+  // A service that only reads and writes single keys may hash its memtable.
+  auto hashed = [] {
+    RocksDbBarrierStoreOptions options;
+    options.business_options.prefix_extractor.reset(
+        rocksdb::NewNoopTransform());
+    options.business_options.memtable_factory.reset(
+        rocksdb::NewHashLinkListRepFactory());
+    return options;
+  };
+  Open(hashed());
+  rocksdb::TransactionDB* db = store_->db();
+  EXPECT_STREQ(
+      db->GetOptions(db->DefaultColumnFamily()).memtable_factory->Name(),
+      "HashLinkListRepFactory");
+  const BranchCall call = Call("g1", "1");
+  CountingBody body;
+  body.business_key = "stock/1";
+  ASSERT_EQ(Run(call, Phase::kTry, body).value(), BarrierResult::kApplied);
+
+  // Both the business write and the barrier record survive a flush and a
+  // reopen with the same options.
+  ASSERT_TRUE(
+      db->Flush(rocksdb::FlushOptions(), db->DefaultColumnFamily()).ok());
+  Open(hashed());
+  std::string value;
+  ASSERT_TRUE(
+      store_->db()->Get(rocksdb::ReadOptions(), "stock/1", &value).ok());
+  EXPECT_EQ(value, "written");
+  EXPECT_EQ(Run(call, Phase::kTry, body).value(), BarrierResult::kDuplicate);
+  EXPECT_EQ(body.runs, 1);
 }
 
 }  // namespace

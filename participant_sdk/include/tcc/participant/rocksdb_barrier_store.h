@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "rocksdb/options.h"
 #include "rocksdb/utilities/transaction.h"
 #include "rocksdb/utilities/transaction_db.h"
 #include "tcc/common/clock.h"
@@ -42,6 +43,15 @@ struct RocksDbBarrierStoreOptions {
   // Create the database if it does not exist. Default true. The "tcc_barrier"
   // column family is always created when missing.
   bool create_if_missing = true;
+  // Options of the default column family, the service's business data:
+  // memtable, filters, compression, as its access pattern allows (for
+  // example a hash memtable when the service only reads and writes single
+  // keys, as bench_participant does). Default: RocksDB's defaults. Other
+  // column families the service created are opened with RocksDB's defaults.
+  // The store's DB-wide settings apply to all: memtable inserts run on the
+  // write group's leader only (allow_concurrent_memtable_write = false), so
+  // any memtable factory works. Fixed at Open().
+  rocksdb::ColumnFamilyOptions business_options;
   // The RocksDB environment (file system, threads). Default nullptr:
   // rocksdb::Env::Default(). For fault-injection tests. Must outlive the
   // store. Fixed at Open().
