@@ -1,38 +1,68 @@
 #ifndef TCC_PARTICIPANT_BARRIER_CODEC_H_
 #define TCC_PARTICIPANT_BARRIER_CODEC_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "absl/time/time.h"
+#include "barrier_rules.h"
 #include "tcc/participant/barrier.h"
 
-// Layout of the "tcc_barrier" column family. Two kinds of keys, told apart by
-// their first byte:
-//   record: 'r' be32(len gid) gid be32(len branch_id) branch_id phase_byte
-//           -> be64(write time, unix micros) reply
-//   index:  'w' be64(write time, unix micros) record_key -> ""
-// Lengths make the record key unambiguous for any gid/branch id bytes; the
-// index orders records by write time so that a purge reads only what it
-// deletes.
+// Layout of the "tcc_barrier" column family, format 2. Keys are told apart
+// by their first byte:
+//   branch: 'b' be32(len gid) gid be32(len branch_id) branch_id
+//           -> phase bits (1 try, 2 confirm, 4 cancel)
+//              be64(last write time, unix micros) try reply
+//   index:  'w' be64(time, unix micros) branch_key -> ""
+//   format: 'v' -> be32(format)
+// One record per branch, rewritten by each phase, so that a phase locks and
+// reads one key and a branch leaves two keys (record and index) behind. The
+// index key is written with the branch's first record; it orders branches
+// by time so that a purge reads only what it deletes, and the purge moves it
+// to the last write time of a branch written again since.
+//
+// Format 1 (SDK 0.1.0 before format 2), migrated by Open(): one record per
+// phase,
+//   'r' be32(len gid) gid be32(len branch_id) branch_id phase ('T'|'C'|'X')
+//       -> be64(write time, unix micros) reply (the Try's)
+// each with an index key 'w' be64(write time) record_key. A format 1 record
+// key is its branch key with 'r' for 'b' and the phase byte appended.
+// Lengths make both key kinds unambiguous for any gid/branch id bytes.
 namespace tcc::participant::internal {
 
-inline constexpr char kRecordPrefix = 'r';
+inline constexpr char kBranchPrefix = 'b';
 inline constexpr char kIndexPrefix = 'w';
+inline constexpr char kFormatKey[] = "v";
+inline constexpr uint32_t kFormat = 2;
+inline constexpr char kLegacyRecordPrefix = 'r';
 
-std::string RecordKey(std::string_view gid, std::string_view branch_id,
-                      Phase phase);
+std::string BranchKey(std::string_view gid, std::string_view branch_id);
 
-std::string RecordValue(absl::Time written, std::string_view reply);
-// False when `value` is too short to be a record value.
-bool ParseRecordValue(std::string_view value, absl::Time* written,
-                      std::string* reply);
+std::string BranchValue(const BranchRecords& records, absl::Time written,
+                        std::string_view try_reply);
+// False when `value` is malformed. Any output may be null.
+bool ParseBranchValue(std::string_view value, BranchRecords* records,
+                      absl::Time* written, std::string* try_reply);
 
-std::string IndexKey(absl::Time written, std::string_view record_key);
+std::string IndexKey(absl::Time written, std::string_view branch_key);
 // The first index key of records written at or after `t`.
 std::string IndexKeyBound(absl::Time t);
-// The record key an index key points to; empty if `index_key` is malformed.
-std::string_view RecordKeyOfIndexKey(std::string_view index_key);
+// The key an index key points to; empty if `index_key` is malformed.
+std::string_view KeyOfIndexKey(std::string_view index_key);
+
+std::string FormatValue(uint32_t format);
+// False when `value` is malformed.
+bool ParseFormatValue(std::string_view value, uint32_t* format);
+
+// Format 1. For a legacy record key, its branch key and phase; false if
+// `key` is not one.
+bool ParseLegacyRecordKey(std::string_view key, std::string* branch_key,
+                          Phase* phase);
+// The write time at the head of a legacy record value, and the rest (the
+// reply); false when `value` is too short.
+bool ParseLegacyRecordValue(std::string_view value, absl::Time* written,
+                            std::string* reply);
 
 }  // namespace tcc::participant::internal
 

@@ -1,7 +1,10 @@
 #include "tcc/participant/rocksdb_barrier_store.h"
 
+#include <algorithm>
 #include <exception>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -12,6 +15,7 @@
 #include "rocksdb/options.h"
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
+#include "rocksdb/write_batch.h"
 #include "tcc/participant/rocksdb_status.h"
 #include "wal_syncer.h"
 
@@ -53,17 +57,24 @@ absl::Status LockAndRead(rocksdb::Transaction& txn,
   return FromRocksDbStatus(s, what);
 }
 
-// The barrier column family's prefix extractor: the records of one branch
-// (its key without the phase byte) share a prefix, and all index keys share
-// one ("w"). The memtable hashes on it (see Open), and the purge's scan of
-// the index stays inside the index prefix.
+// The barrier column family's prefix extractor: a branch record is its own
+// prefix, and all index keys share one ("w"). The memtable hashes on it (see
+// Open), and the purge's scan of the index stays inside the index prefix.
+// (A format 1 record's prefix is its key without the phase byte, as the SDK
+// that wrote it had it, so that its table files' filters still apply.)
 class BarrierKeyPrefix final : public rocksdb::SliceTransform {
  public:
   const char* Name() const override { return "tcc.participant.BarrierKey"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
     if (key.empty()) return key;
-    return rocksdb::Slice(
-        key.data(), key[0] == internal::kRecordPrefix ? key.size() - 1 : 1);
+    switch (key[0]) {
+      case internal::kBranchPrefix:
+        return key;
+      case internal::kLegacyRecordPrefix:
+        return rocksdb::Slice(key.data(), key.size() - 1);
+      default:
+        return rocksdb::Slice(key.data(), 1);
+    }
   }
   bool InDomain(const rocksdb::Slice&) const override { return true; }
 };
@@ -72,6 +83,125 @@ class BarrierKeyPrefix final : public rocksdb::SliceTransform {
 // branches one memtable holds (its array of pointers, 800 KB, is allocated
 // in the memtable).
 constexpr size_t kBarrierMemtableBuckets = 100000;
+
+// Branches a format 1 migration converts per synced write.
+constexpr int kMigrationBatch = 1000;
+
+// One format 1 branch, read record by record for the migration.
+struct LegacyBranch {
+  std::string branch_key;
+  internal::BranchRecords records;
+  std::string try_reply;
+  absl::Time first = absl::InfiniteFuture();
+  absl::Time last = absl::InfinitePast();
+  std::vector<std::pair<std::string, absl::Time>> old_keys;
+};
+
+// Adds the format 2 form of `branch` to `batch`: its record, its index key
+// at its first write, and deletes of its old records and their index keys.
+rocksdb::Status AddMigrated(const LegacyBranch& branch,
+                            rocksdb::ColumnFamilyHandle* cf,
+                            rocksdb::WriteBatch* batch) {
+  rocksdb::Status s = batch->Put(
+      cf, branch.branch_key,
+      internal::BranchValue(branch.records, branch.last, branch.try_reply));
+  if (s.ok()) {
+    s = batch->Put(cf, internal::IndexKey(branch.first, branch.branch_key), "");
+  }
+  for (const auto& [key, written] : branch.old_keys) {
+    if (s.ok()) s = batch->Delete(cf, key);
+    if (s.ok()) s = batch->Delete(cf, internal::IndexKey(written, key));
+  }
+  return s;
+}
+
+// Brings the barrier column family to format 2: checks the format key, and
+// when there is none converts every format 1 record, a batch of whole
+// branches per synced write (a crash in between leaves branches either
+// converted or not, and the next Open() goes on), then writes the key.
+absl::Status MigrateToCurrentFormat(rocksdb::TransactionDB* db,
+                                    rocksdb::ColumnFamilyHandle* cf) {
+  std::string value;
+  rocksdb::Status s =
+      db->Get(rocksdb::ReadOptions(), cf, internal::kFormatKey, &value);
+  if (s.ok()) {
+    uint32_t format = 0;
+    if (!internal::ParseFormatValue(value, &format)) {
+      return absl::InternalError("barrier store: malformed format record");
+    }
+    if (format != internal::kFormat) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "barrier store has format ", format, "; this SDK reads format ",
+          internal::kFormat, " (written by a newer SDK?)"));
+    }
+    return absl::OkStatus();
+  }
+  if (!s.IsNotFound()) return FromRocksDbStatus(s, "read barrier format");
+
+  rocksdb::WriteOptions synced;
+  synced.sync = true;
+  const std::string begin(1, internal::kLegacyRecordPrefix);
+  const std::string end(1, internal::kLegacyRecordPrefix + 1);
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions read_options;
+  read_options.iterate_upper_bound = &upper;
+  read_options.total_order_seek = true;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read_options, cf));
+  rocksdb::WriteBatch batch;
+  int branches = 0;
+  LegacyBranch branch;
+  auto finish_branch = [&]() -> absl::Status {
+    if (branch.branch_key.empty()) return absl::OkStatus();
+    rocksdb::Status status = AddMigrated(branch, cf, &batch);
+    branch = LegacyBranch();
+    if (status.ok() && ++branches % kMigrationBatch == 0) {
+      status = db->Write(synced, &batch);
+      batch.Clear();
+    }
+    return FromRocksDbStatus(status, "migrate barrier records");
+  };
+  for (it->Seek(begin); it->Valid(); it->Next()) {
+    std::string branch_key;
+    Phase phase = Phase::kTry;
+    absl::Time written;
+    std::string reply;
+    const std::string_view key(it->key().data(), it->key().size());
+    if (!internal::ParseLegacyRecordKey(key, &branch_key, &phase) ||
+        !internal::ParseLegacyRecordValue(
+            std::string_view(it->value().data(), it->value().size()), &written,
+            &reply)) {
+      return absl::InternalError(
+          "barrier store: malformed format 1 record, not migrated");
+    }
+    if (branch_key != branch.branch_key) {
+      absl::Status status = finish_branch();
+      if (!status.ok()) return status;
+      branch.branch_key = std::move(branch_key);
+    }
+    switch (phase) {
+      case Phase::kTry:
+        branch.records.tried = true;
+        branch.try_reply = std::move(reply);
+        break;
+      case Phase::kConfirm:
+        branch.records.confirmed = true;
+        break;
+      case Phase::kCancel:
+        branch.records.cancelled = true;
+        break;
+    }
+    branch.first = std::min(branch.first, written);
+    branch.last = std::max(branch.last, written);
+    branch.old_keys.emplace_back(key, written);
+  }
+  absl::Status status = FromRocksDbStatus(it->status(), "scan barrier records");
+  if (status.ok()) status = finish_branch();
+  if (!status.ok()) return status;
+  s = batch.Put(cf, internal::kFormatKey,
+                internal::FormatValue(internal::kFormat));
+  if (s.ok()) s = db->Write(synced, &batch);
+  return FromRocksDbStatus(s, "write barrier format");
+}
 
 }  // namespace
 
@@ -108,8 +238,8 @@ absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> RocksDbBarrierStore::Open(
   // Every barrier lookup is a point lookup of one branch's record, and the
   // only scan is the purge's, in time order over the index keys. So the
   // memtable hashes on the branch (BarrierKeyPrefix): a lookup or insert
-  // walks a list of at most three records instead of searching a skip list
-  // of every record, which cost the participants ~7 % of their CPU per
+  // walks the list of the branch's few versions instead of searching a skip
+  // list of every record, which cost the participants ~7 % of their CPU per
   // transaction (docs/BENCHMARKS.md). The index keys share one bucket, which
   // RocksDB turns into a skip list past 256 entries; time-ordered inserts
   // append to it.
@@ -120,9 +250,8 @@ absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> RocksDbBarrierStore::Open(
       /*bucket_entries_logging_threshold=*/4096,
       /*if_log_bucket_dist_when_flash=*/false,
       /*threshold_use_skiplist=*/256));
-  // Most barrier lookups are for records that do not exist (a Try looks
-  // for a Cancel, a Confirm for a Confirm and a Cancel): bloom filters, in
-  // the memtable and in the table files, answer those without searching.
+  // A Try looks up a record that does not exist yet: bloom filters, in the
+  // memtable and in the table files, answer that without searching.
   barrier_cf_options.memtable_prefix_bloom_size_ratio = 0.05;
   barrier_cf_options.memtable_whole_key_filtering = true;
   rocksdb::BlockBasedTableOptions table_options;
@@ -162,6 +291,15 @@ absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> RocksDbBarrierStore::Open(
   rocksdb::ColumnFamilyHandle* barrier_cf = nullptr;
   for (rocksdb::ColumnFamilyHandle* handle : handles) {
     if (handle->GetName() == kBarrierColumnFamily) barrier_cf = handle;
+  }
+  absl::Status migrated = MigrateToCurrentFormat(db.get(), barrier_cf);
+  if (!migrated.ok()) {
+    for (rocksdb::ColumnFamilyHandle* handle : handles) {
+      db->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+    }
+    return absl::Status(migrated.code(),
+                        absl::StrCat("open barrier store ", options.path, ": ",
+                                     migrated.message()));
   }
   return std::unique_ptr<RocksDbBarrierStore>(new RocksDbBarrierStore(
       std::move(options), std::move(db), std::move(handles), barrier_cf));
@@ -238,66 +376,37 @@ absl::StatusOr<BarrierResult> RocksDbBarrierStore::RunDeferred(
     return absl::InvalidArgumentError("empty branch_id");
   }
 
-  const std::string try_key =
-      internal::RecordKey(call.gid, call.branch_id, Phase::kTry);
-  const std::string own_key =
-      internal::RecordKey(call.gid, call.branch_id, phase);
+  const std::string branch_key = internal::BranchKey(call.gid, call.branch_id);
   const std::string what = absl::StrCat(PhaseName(phase), " barrier of ",
                                         call.gid, "/", call.branch_id);
 
   // Never synced here: AfterSync() does it for every caller at once.
   std::unique_ptr<rocksdb::Transaction> txn = BeginTransaction(false);
-  // Every early return below discards the transaction, releasing its locks
+  // Every early return below discards the transaction, releasing its lock
   // and dropping its writes; an explicit Rollback() would add nothing.
 
-  // Lock order, the same in every phase so that concurrent phases of one
-  // branch run one after the other without deadlock: the try key, then the
-  // phase's own key, then the key of the phase it excludes.
+  // The branch's one record, locked: concurrent phases of one branch run
+  // one after the other.
   SyncPoint(kSyncPointBeforeLock);
-  internal::BranchRecords records;
-  std::string try_value;
+  bool found = false;
+  std::string value;
   absl::Status status =
-      LockAndRead(*txn, barrier_cf_, try_key, &records.tried, &try_value, what);
+      LockAndRead(*txn, barrier_cf_, branch_key, &found, &value, what);
   if (!status.ok()) return status;
-  const std::string confirm_key =
-      internal::RecordKey(call.gid, call.branch_id, Phase::kConfirm);
-  const std::string cancel_key =
-      internal::RecordKey(call.gid, call.branch_id, Phase::kCancel);
-  switch (phase) {
-    case Phase::kTry:
-      // A recorded Try settles it; otherwise a Cancel may refuse it.
-      if (!records.tried) {
-        status = LockAndRead(*txn, barrier_cf_, cancel_key, &records.cancelled,
-                             nullptr, what);
-      }
-      break;
-    case Phase::kConfirm:
-      status = LockAndRead(*txn, barrier_cf_, confirm_key, &records.confirmed,
-                           nullptr, what);
-      if (status.ok()) {
-        status = LockAndRead(*txn, barrier_cf_, cancel_key, &records.cancelled,
-                             nullptr, what);
-      }
-      break;
-    case Phase::kCancel:
-      status = LockAndRead(*txn, barrier_cf_, cancel_key, &records.cancelled,
-                           nullptr, what);
-      if (status.ok()) {
-        status = LockAndRead(*txn, barrier_cf_, confirm_key, &records.confirmed,
-                             nullptr, what);
-      }
-      break;
+  internal::BranchRecords records;
+  std::string try_reply;
+  if (found &&
+      !internal::ParseBranchValue(value, &records, nullptr, &try_reply)) {
+    return absl::InternalError(absl::StrCat(what, ": malformed record"));
   }
-  if (!status.ok()) return status;
   SyncPoint(kSyncPointLocked);
 
   absl::StatusOr<internal::BarrierStep> step = internal::NextStep(
       phase, records, absl::StrCat(call.gid, "/", call.branch_id));
   if (!step.ok()) return step.status();
   if (*step == internal::BarrierStep::kDuplicate && phase == Phase::kTry &&
-      reply != nullptr &&
-      !internal::ParseRecordValue(try_value, nullptr, reply)) {
-    return absl::InternalError(absl::StrCat(what, ": malformed try record"));
+      reply != nullptr) {
+    *reply = std::move(try_reply);
   }
   if (*step == internal::BarrierStep::kDuplicate ||
       *step == internal::BarrierStep::kRefuseTry) {
@@ -310,13 +419,25 @@ absl::StatusOr<BarrierResult> RocksDbBarrierStore::RunDeferred(
     if (!status.ok()) return status;
   }
 
-  // Try records keep the reply so that a duplicate Try answers the same.
+  // The record keeps the Try's reply so that a duplicate Try answers the
+  // same; the index key is written with the branch's first record only.
+  switch (phase) {
+    case Phase::kTry:
+      records.tried = true;
+      try_reply = body_reply;
+      break;
+    case Phase::kConfirm:
+      records.confirmed = true;
+      break;
+    case Phase::kCancel:
+      records.cancelled = true;
+      break;
+  }
   const absl::Time now = clock_->Now();
-  const std::string value = internal::RecordValue(
-      now, phase == Phase::kTry ? std::string_view(body_reply) : "");
-  rocksdb::Status s = txn->Put(barrier_cf_, own_key, value);
-  if (s.ok()) {
-    s = txn->Put(barrier_cf_, internal::IndexKey(now, own_key), "");
+  rocksdb::Status s = txn->Put(barrier_cf_, branch_key,
+                               internal::BranchValue(records, now, try_reply));
+  if (s.ok() && !found) {
+    s = txn->Put(barrier_cf_, internal::IndexKey(now, branch_key), "");
   }
   if (s.ok()) {
     s = txn->Commit();
@@ -350,25 +471,45 @@ absl::StatusOr<int> RocksDbBarrierStore::PurgeOlderThan(absl::Time cutoff,
 
   std::unique_ptr<rocksdb::Transaction> txn = BeginTransaction(options_.sync);
   int deleted = 0;
+  bool wrote = false;
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(read_options, barrier_cf_));
   for (it->Seek(begin); it->Valid() && deleted < max_records; it->Next()) {
-    std::string_view index_key(it->key().data(), it->key().size());
-    std::string_view record_key = internal::RecordKeyOfIndexKey(index_key);
-    // Delete() takes the record's lock: a purge never slips between a Run's
-    // read of a record and its commit.
-    rocksdb::Status s = txn->Delete(barrier_cf_, it->key());
-    if (s.ok() && !record_key.empty()) {
-      s = txn->Delete(barrier_cf_,
-                      rocksdb::Slice(record_key.data(), record_key.size()));
+    const std::string_view branch_key =
+        internal::KeyOfIndexKey({it->key().data(), it->key().size()});
+    // The record is locked, so a purge never slips between a Run's read of
+    // it and its commit, and read again: it may have been rewritten since
+    // its index key was.
+    bool found = false;
+    std::string value;
+    absl::Time last_write;
+    absl::Status status;
+    if (!branch_key.empty()) {
+      status = LockAndRead(*txn, barrier_cf_, std::string(branch_key), &found,
+                           &value, "purge barrier records");
+      if (!status.ok()) return status;
+      if (found &&
+          !internal::ParseBranchValue(value, nullptr, &last_write, nullptr)) {
+        return absl::InternalError(
+            "purge barrier records: malformed branch record");
+      }
     }
-    absl::Status status = FromRocksDbStatus(s, "purge barrier records");
+    rocksdb::Status s = txn->Delete(barrier_cf_, it->key());
+    if (s.ok() && found && last_write >= cutoff) {
+      // Written again since: index it by its last write.
+      s = txn->Put(barrier_cf_, internal::IndexKey(last_write, branch_key), "");
+    } else if (s.ok() && found) {
+      s = txn->Delete(barrier_cf_,
+                      rocksdb::Slice(branch_key.data(), branch_key.size()));
+      ++deleted;
+    }
+    status = FromRocksDbStatus(s, "purge barrier records");
     if (!status.ok()) return status;
-    ++deleted;
+    wrote = true;
   }
   absl::Status status = FromRocksDbStatus(it->status(), "scan barrier index");
   if (!status.ok()) return status;
-  if (deleted == 0) return 0;
+  if (!wrote) return 0;
   status = FromRocksDbStatus(txn->Commit(), "purge barrier records");
   if (!status.ok()) return status;
   return deleted;
@@ -377,16 +518,19 @@ absl::StatusOr<int> RocksDbBarrierStore::PurgeOlderThan(absl::Time cutoff,
 absl::StatusOr<std::vector<Phase>> RocksDbBarrierStore::RecordedPhases(
     std::string_view gid, std::string_view branch_id) const {
   std::vector<Phase> phases;
-  for (Phase phase : {Phase::kTry, Phase::kConfirm, Phase::kCancel}) {
-    std::string value;
-    rocksdb::Status s =
-        db_->Get(rocksdb::ReadOptions(), barrier_cf_,
-                 internal::RecordKey(gid, branch_id, phase), &value);
-    if (s.IsNotFound()) continue;
-    absl::Status status = FromRocksDbStatus(s, "read barrier record");
-    if (!status.ok()) return status;
-    phases.push_back(phase);
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), barrier_cf_,
+                               internal::BranchKey(gid, branch_id), &value);
+  if (s.IsNotFound()) return phases;
+  absl::Status status = FromRocksDbStatus(s, "read barrier record");
+  if (!status.ok()) return status;
+  internal::BranchRecords records;
+  if (!internal::ParseBranchValue(value, &records, nullptr, nullptr)) {
+    return absl::InternalError("read barrier record: malformed record");
   }
+  if (records.tried) phases.push_back(Phase::kTry);
+  if (records.confirmed) phases.push_back(Phase::kConfirm);
+  if (records.cancelled) phases.push_back(Phase::kCancel);
   return phases;
 }
 

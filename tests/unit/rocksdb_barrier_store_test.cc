@@ -4,13 +4,16 @@
 
 #include "tcc/participant/rocksdb_barrier_store.h"
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
 #include "rocksdb/memtablerep.h"
 #include "rocksdb/slice_transform.h"
 #include "support/scoped_temp_dir.h"
@@ -181,9 +184,9 @@ TEST_F(RocksDbBarrierStoreTest, PurgeIsOldestFirstAcrossReopenAndManyRecords) {
     clock_.Advance(absl::Milliseconds(10));
   }
   const absl::Time cutoff = clock_.Now();
-  // Two records (Try and Confirm) per branch.
-  EXPECT_EQ(store_->PurgeOlderThan(cutoff, 2 * kBranches / 2).value(),
-            kBranches);
+  // One record per branch, whatever its phases.
+  EXPECT_EQ(store_->PurgeOlderThan(cutoff, kBranches / 2).value(),
+            kBranches / 2);
   body.runs = 0;
   // The older half is gone: its Try runs again; the newer half is kept.
   EXPECT_EQ(Run(Call("g299", "1"), Phase::kTry, body).value(),
@@ -194,8 +197,32 @@ TEST_F(RocksDbBarrierStoreTest, PurgeIsOldestFirstAcrossReopenAndManyRecords) {
             BarrierResult::kDuplicate);
   EXPECT_EQ(body.runs, 1);
   // g299's new Try is younger than the cutoff; the other 300 branches go.
-  EXPECT_EQ(store_->PurgeOlderThan(cutoff, 10 * kBranches).value(), kBranches);
+  EXPECT_EQ(store_->PurgeOlderThan(cutoff, 10 * kBranches).value(),
+            kBranches / 2);
   EXPECT_EQ(store_->PurgeOlderThan(cutoff, 10 * kBranches).value(), 0);
+}
+
+TEST_F(RocksDbBarrierStoreTest, PurgeKeepsABranchWrittenAgainSinceTheCutoff) {
+  const BranchCall call = Call("g1", "1");
+  CountingBody body;
+  ASSERT_EQ(Run(call, Phase::kTry, body).value(), BarrierResult::kApplied);
+  clock_.Advance(absl::Hours(2));
+  const absl::Time cutoff = clock_.Now();
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_EQ(Run(call, Phase::kConfirm, body).value(), BarrierResult::kApplied);
+
+  // The branch was first written before the cutoff but last after it.
+  EXPECT_EQ(store_->PurgeOlderThan(cutoff, 10).value(), 0);
+  body.runs = 0;
+  EXPECT_EQ(Run(call, Phase::kTry, body).value(), BarrierResult::kDuplicate);
+  EXPECT_EQ(Run(call, Phase::kConfirm, body).value(),
+            BarrierResult::kDuplicate);
+  EXPECT_EQ(body.runs, 0);
+  // Its index now points at the Confirm: a later cutoff purges it, once.
+  clock_.Advance(absl::Hours(1));
+  EXPECT_EQ(store_->PurgeOlderThan(clock_.Now(), 10).value(), 1);
+  EXPECT_EQ(store_->PurgeOlderThan(clock_.Now(), 10).value(), 0);
+  EXPECT_TRUE(store_->RecordedPhases("g1", "1").value().empty());
 }
 
 TEST_F(RocksDbBarrierStoreTest, PurgedCancelNoLongerBlocksTry) {
@@ -240,6 +267,154 @@ TEST_F(RocksDbBarrierStoreTest, BusinessOptionsApplyToTheDefaultColumnFamily) {
   EXPECT_EQ(value, "written");
   EXPECT_EQ(Run(call, Phase::kTry, body).value(), BarrierResult::kDuplicate);
   EXPECT_EQ(body.runs, 1);
+}
+
+// The bytes SDK 0.1.0 wrote before format 2 (barrier_codec.h), built here
+// independently of the SDK's code so that the test pins the old layout.
+std::string BigEndian(uint64_t v, int bytes) {
+  std::string out;
+  for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
+  }
+  return out;
+}
+
+// The barrier column family opened without the store, to write format 1
+// records into or to count its keys.
+class RawBarrierFamily {
+ public:
+  explicit RawBarrierFamily(const std::string& path) {
+    rocksdb::DBOptions options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"tcc_barrier", {}}};
+    rocksdb::DB* db = nullptr;
+    rocksdb::Status s =
+        rocksdb::DB::Open(options, path, families, &handles_, &db);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    db_.reset(db);
+  }
+  ~RawBarrierFamily() {
+    for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+      EXPECT_TRUE(db_->DestroyColumnFamilyHandle(handle).ok());
+    }
+  }
+
+  // One record and its index key, written at `unix_seconds`.
+  void Record(std::string_view gid, std::string_view branch_id, char phase,
+              int64_t unix_seconds, std::string_view reply = "") {
+    std::string key = "r";
+    key += BigEndian(gid.size(), 4);
+    key += gid;
+    key += BigEndian(branch_id.size(), 4);
+    key += branch_id;
+    key += phase;
+    const std::string micros = BigEndian(unix_seconds * 1000000, 8);
+    ASSERT_TRUE(
+        db_->Put({}, handles_[1], key, micros + std::string(reply)).ok());
+    ASSERT_TRUE(db_->Put({}, handles_[1], "w" + micros + key, "").ok());
+  }
+
+  void Put(std::string_view key, std::string_view value) {
+    ASSERT_TRUE(db_->Put({}, handles_[1], key, value).ok());
+  }
+
+  // How many keys start with `first_byte`.
+  int Count(char first_byte) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, handles_[1]));
+    int count = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      count += it->key()[0] == first_byte ? 1 : 0;
+    }
+    EXPECT_TRUE(it->status().ok());
+    return count;
+  }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+};
+
+TEST_F(RocksDbBarrierStoreTest, FormatOneRecordsAreMigratedAtOpen) {
+  // The database SetUp() created already has the current format.
+  store_.reset();
+  ASSERT_TRUE(rocksdb::DestroyDB(dir_.Child("db"), {}).ok());
+  // More branches than one migration batch (1000), so that the migration
+  // writes several.
+  constexpr int kBulk = 2500;
+  {
+    RawBarrierFamily old(dir_.Child("db"));
+    old.Record("g1", "1", 'T', 1000, "held");
+    old.Record("g1", "1", 'C', 1001);
+    old.Record("g2", "1", 'X', 1002);
+    old.Record("g3", "1", 'T', 1003, "r3");
+    for (int i = 0; i < kBulk; ++i) {
+      old.Record("bulk" + std::to_string(i), "1", 'T', 5000 + i);
+    }
+  }
+  Open();
+  store_.reset();
+  {
+    // Each branch is one record and one index key; the old ones are gone.
+    RawBarrierFamily migrated(dir_.Child("db"));
+    EXPECT_EQ(migrated.Count('r'), 0);
+    EXPECT_EQ(migrated.Count('b'), kBulk + 3);
+    EXPECT_EQ(migrated.Count('w'), kBulk + 3);
+    EXPECT_EQ(migrated.Count('v'), 1);
+  }
+  Open();
+
+  CountingBody body;
+  std::string reply;
+  EXPECT_EQ(Run(Call("g1", "1"), Phase::kTry, body, &reply).value(),
+            BarrierResult::kDuplicate);
+  EXPECT_EQ(reply, "held");
+  EXPECT_EQ(Run(Call("g1", "1"), Phase::kConfirm, body).value(),
+            BarrierResult::kDuplicate);
+  EXPECT_EQ(Run(Call("g1", "1"), Phase::kCancel, body).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Run(Call("g2", "1"), Phase::kTry, body).value(),
+            BarrierResult::kRefusedAfterCancel);
+  EXPECT_EQ(body.runs, 0);
+  EXPECT_EQ(Run(Call("g3", "1"), Phase::kConfirm, body).value(),
+            BarrierResult::kApplied);
+  EXPECT_EQ(Run(Call("bulk2499", "1"), Phase::kTry, body, &reply).value(),
+            BarrierResult::kDuplicate);
+  EXPECT_EQ(body.runs, 1);
+  EXPECT_EQ(store_->RecordedPhases("g1", "1").value(),
+            (std::vector<Phase>{Phase::kTry, Phase::kConfirm}));
+
+  // The purge sees each branch once, at its first write (and g3, written
+  // again just now, at that).
+  EXPECT_EQ(store_->PurgeOlderThan(absl::FromUnixSeconds(1010), 100).value(),
+            2);
+  EXPECT_EQ(store_->PurgeOlderThan(absl::FromUnixSeconds(5000 + kBulk), 10000)
+                .value(),
+            kBulk);
+  EXPECT_EQ(
+      store_->PurgeOlderThan(clock_.Now() + absl::Seconds(1), 10000).value(),
+      1);
+  // A reopen finds nothing to migrate.
+  Open();
+  EXPECT_EQ(Run(Call("g1", "1"), Phase::kTry, body).value(),
+            BarrierResult::kApplied);
+}
+
+TEST_F(RocksDbBarrierStoreTest, ANewerFormatIsRefused) {
+  store_.reset();
+  ASSERT_TRUE(rocksdb::DestroyDB(dir_.Child("db"), {}).ok());
+  {
+    RawBarrierFamily db(dir_.Child("db"));
+    db.Put("v", BigEndian(3, 4));
+  }
+  RocksDbBarrierStoreOptions options;
+  options.path = dir_.Child("db");
+  absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> store =
+      RocksDbBarrierStore::Open(options);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(store.status().message().find("format 3"), std::string::npos)
+      << store.status();
 }
 
 }  // namespace

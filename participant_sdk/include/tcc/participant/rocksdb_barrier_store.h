@@ -71,8 +71,9 @@ struct RocksDbBarrierStoreOptions {
 // barrier record that makes them idempotent commit (or roll back) together.
 //
 // Business data lives in the default column family, which belongs entirely to
-// the service. Barrier records live in the "tcc_barrier" column family, keyed
-// by (gid, branch_id, phase), and never collide with business keys.
+// the service. Barrier records live in the "tcc_barrier" column family, one
+// per (gid, branch_id) holding the phases recorded for the branch, and never
+// collide with business keys.
 //
 // Thread-safe: any number of threads may call Run() and PurgeOlderThan()
 // concurrently. Calls for the same branch are serialised by row locks; calls
@@ -88,10 +89,14 @@ class RocksDbBarrierStore {
                                               std::string* reply)>;
 
   // Opens (or creates) the database at options.path. Other column families
-  // found in an existing database are opened too and left alone.
+  // found in an existing database are opened too and left alone. Barrier
+  // records written by SDK 0.1.0 before the one-record-per-branch layout
+  // (one record per phase) are converted first, in synced batches of whole
+  // branches; a crash in between is resumed by the next Open().
   // Errors: INVALID_ARGUMENT for an empty path; FAILED_PRECONDITION when the
-  // database does not exist and create_if_missing is false; UNAVAILABLE when
-  // the database is locked by another process or cannot be read; INTERNAL
+  // database does not exist and create_if_missing is false, or its barrier
+  // records are in a layout this SDK does not know (a newer SDK's); UNAVAILABLE
+  // when the database is locked by another process or cannot be read; INTERNAL
   // for corruption and other RocksDB errors.
   static absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> Open(
       RocksDbBarrierStoreOptions options);
@@ -151,9 +156,12 @@ class RocksDbBarrierStore {
   // recovers what is on disk). `done` must be quick and must not block.
   void AfterSync(absl::AnyInvocable<void(absl::Status) &&> done);
 
-  // Deletes up to `max_records` barrier records written before `cutoff`,
-  // oldest first, in one synced write, and returns how many were deleted.
-  // Call it repeatedly until it returns less than `max_records` to drain.
+  // Deletes the barrier records of up to `max_records` branches last
+  // written before `cutoff`, oldest first, in one synced write, and returns
+  // how many branches it deleted. Call it repeatedly until it returns less
+  // than `max_records` to drain. A branch first written before `cutoff` and
+  // written again since is kept (and found by a later call at its last
+  // write).
   //
   // Purging is only safe for branches that are finished: once a branch's
   // try record is gone, a late Cancel is treated as empty and a duplicate Try
