@@ -25,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "raw_barrier_family.h"
 #include "rocksdb/env.h"
 #include "rocksdb/file_system.h"
 #include "support/power_loss_fs.h"
@@ -931,6 +932,79 @@ TEST(BarrierPowerLossTest, FailedWalAppendThenSyncIsReported) {
   fs->LosePower();
   EXPECT_FALSE(TryDeferred(**store, TestBranch("late")).ok());
   EXPECT_FALSE(AwaitSync(**store).ok());
+}
+
+// Open() converts barrier records of the per-phase layout in synced batches
+// of whole branches: a power cut anywhere in it leaves every branch either
+// converted or not, and the next Open() converts the rest. Cut after every
+// third mutating file-system call in turn (an Open() makes ~260, ~20 of
+// them between the migration's first batch and its last), until Open()
+// finishes before the cut.
+TEST(BarrierPowerLossTest, MigrationFinishesAfterAPowerCutAnywhere) {
+  // More than two migration batches (1000 branches each).
+  constexpr int kBranches = 2100;
+  const auto branch_gid = [](int i) { return absl::StrCat("g", i); };
+  int cuts_inside_migration = 0;
+  int cuts = 0;
+  bool finished_before_cut = false;
+  for (int cut = 0; cut < 1500 && !finished_before_cut; cut += 3, ++cuts) {
+    SCOPED_TRACE(absl::StrCat("cut after ", cut, " mutations"));
+    ScopedTempDir dir;
+    const std::string path = dir.Child("db");
+    {
+      testing::RawBarrierFamily old(path);
+      for (int i = 0; i < kBranches; ++i) {
+        old.Record(branch_gid(i), "1", 'T', 1000 + i, absl::StrCat("r", i));
+        if (i % 3 == 1) old.Record(branch_gid(i), "1", 'C', 5000 + i);
+      }
+    }
+    auto fs = std::make_shared<PowerLossFileSystem>();
+    std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+    fs->LosePowerAfter(cut);
+    {
+      // Fails once the cut has happened; the outcome is checked below.
+      absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> store =
+          OpenStore(path, env.get(), /*sync=*/true);
+    }
+    finished_before_cut = !fs->power_lost();
+    ASSERT_TRUE(fs->ApplyLoss().ok());
+    {
+      // What the cut left: some branches converted, no format key yet.
+      testing::RawBarrierFamily after_cut(path);
+      if (after_cut.Count('b') > 0 && after_cut.Count('v') == 0) {
+        ++cuts_inside_migration;
+      }
+    }
+
+    absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> store =
+        OpenStore(path, nullptr, /*sync=*/true);
+    ASSERT_TRUE(store.ok()) << store.status();
+    for (int i = 0; i < kBranches; ++i) {
+      std::vector<Phase> expected = {Phase::kTry};
+      if (i % 3 == 1) expected.push_back(Phase::kConfirm);
+      ASSERT_EQ((*store)->RecordedPhases(branch_gid(i), "1").value(), expected)
+          << branch_gid(i);
+    }
+    std::string reply;
+    BranchCall call;
+    call.gid = branch_gid(kBranches - 1);
+    call.branch_id = "1";
+    EXPECT_EQ((*store)
+                  ->Run(
+                      call, Phase::kTry,
+                      [](LocalTransaction&, std::string*) {
+                        return absl::InternalError("must not run");
+                      },
+                      &reply)
+                  .value(),
+              BarrierResult::kDuplicate);
+    EXPECT_EQ(reply, absl::StrCat("r", kBranches - 1));
+  }
+  std::printf("%d cuts, %d of them between two migration batches\n", cuts,
+              cuts_inside_migration);
+  EXPECT_TRUE(finished_before_cut);
+  // The sweep must have cut between two of the migration's batches.
+  EXPECT_GT(cuts_inside_migration, 0);
 }
 
 }  // namespace

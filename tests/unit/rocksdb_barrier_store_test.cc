@@ -13,6 +13,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "raw_barrier_family.h"
 #include "rocksdb/db.h"
 #include "rocksdb/memtablerep.h"
 #include "rocksdb/slice_transform.h"
@@ -269,73 +270,6 @@ TEST_F(RocksDbBarrierStoreTest, BusinessOptionsApplyToTheDefaultColumnFamily) {
   EXPECT_EQ(body.runs, 1);
 }
 
-// The bytes SDK 0.1.0 wrote before format 2 (barrier_codec.h), built here
-// independently of the SDK's code so that the test pins the old layout.
-std::string BigEndian(uint64_t v, int bytes) {
-  std::string out;
-  for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) {
-    out.push_back(static_cast<char>((v >> shift) & 0xff));
-  }
-  return out;
-}
-
-// The barrier column family opened without the store, to write format 1
-// records into or to count its keys.
-class RawBarrierFamily {
- public:
-  explicit RawBarrierFamily(const std::string& path) {
-    rocksdb::DBOptions options;
-    options.create_if_missing = true;
-    options.create_missing_column_families = true;
-    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-        {rocksdb::kDefaultColumnFamilyName, {}}, {"tcc_barrier", {}}};
-    rocksdb::DB* db = nullptr;
-    rocksdb::Status s =
-        rocksdb::DB::Open(options, path, families, &handles_, &db);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    db_.reset(db);
-  }
-  ~RawBarrierFamily() {
-    for (rocksdb::ColumnFamilyHandle* handle : handles_) {
-      EXPECT_TRUE(db_->DestroyColumnFamilyHandle(handle).ok());
-    }
-  }
-
-  // One record and its index key, written at `unix_seconds`.
-  void Record(std::string_view gid, std::string_view branch_id, char phase,
-              int64_t unix_seconds, std::string_view reply = "") {
-    std::string key = "r";
-    key += BigEndian(gid.size(), 4);
-    key += gid;
-    key += BigEndian(branch_id.size(), 4);
-    key += branch_id;
-    key += phase;
-    const std::string micros = BigEndian(unix_seconds * 1000000, 8);
-    ASSERT_TRUE(
-        db_->Put({}, handles_[1], key, micros + std::string(reply)).ok());
-    ASSERT_TRUE(db_->Put({}, handles_[1], "w" + micros + key, "").ok());
-  }
-
-  void Put(std::string_view key, std::string_view value) {
-    ASSERT_TRUE(db_->Put({}, handles_[1], key, value).ok());
-  }
-
-  // How many keys start with `first_byte`.
-  int Count(char first_byte) {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, handles_[1]));
-    int count = 0;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      count += it->key()[0] == first_byte ? 1 : 0;
-    }
-    EXPECT_TRUE(it->status().ok());
-    return count;
-  }
-
- private:
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-};
-
 TEST_F(RocksDbBarrierStoreTest, FormatOneRecordsAreMigratedAtOpen) {
   // The database SetUp() created already has the current format.
   store_.reset();
@@ -344,7 +278,7 @@ TEST_F(RocksDbBarrierStoreTest, FormatOneRecordsAreMigratedAtOpen) {
   // writes several.
   constexpr int kBulk = 2500;
   {
-    RawBarrierFamily old(dir_.Child("db"));
+    testing::RawBarrierFamily old(dir_.Child("db"));
     old.Record("g1", "1", 'T', 1000, "held");
     old.Record("g1", "1", 'C', 1001);
     old.Record("g2", "1", 'X', 1002);
@@ -357,7 +291,7 @@ TEST_F(RocksDbBarrierStoreTest, FormatOneRecordsAreMigratedAtOpen) {
   store_.reset();
   {
     // Each branch is one record and one index key; the old ones are gone.
-    RawBarrierFamily migrated(dir_.Child("db"));
+    testing::RawBarrierFamily migrated(dir_.Child("db"));
     EXPECT_EQ(migrated.Count('r'), 0);
     EXPECT_EQ(migrated.Count('b'), kBulk + 3);
     EXPECT_EQ(migrated.Count('w'), kBulk + 3);
@@ -405,8 +339,8 @@ TEST_F(RocksDbBarrierStoreTest, ANewerFormatIsRefused) {
   store_.reset();
   ASSERT_TRUE(rocksdb::DestroyDB(dir_.Child("db"), {}).ok());
   {
-    RawBarrierFamily db(dir_.Child("db"));
-    db.Put("v", BigEndian(3, 4));
+    testing::RawBarrierFamily db(dir_.Child("db"));
+    db.Put("v", testing::BigEndian(3, 4));
   }
   RocksDbBarrierStoreOptions options;
   options.path = dir_.Child("db");
