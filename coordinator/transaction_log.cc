@@ -1,6 +1,10 @@
 #include "coordinator/transaction_log.h"
 
 #include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 
@@ -17,11 +21,38 @@ namespace tcc::coordinator {
 namespace {
 
 constexpr char kTxnPrefix[] = "t/";
-constexpr char kActivePrefix[] = "a/";
+constexpr char kActivePrefix[] = "i/";
 constexpr char kFinishedPrefix[] = "f/";
+// The active index of logs written before it was ordered by creation time:
+// "a/<gid>". Converted by Open().
+constexpr char kGidOrderedActivePrefix[] = "a/";
+// Hex digits of the creation time in an active-index key.
+constexpr size_t kActiveTimeDigits = 16;
 
-std::string ActiveKey(const std::string& gid) {
-  return absl::StrCat(kActivePrefix, gid);
+// "i/<create ms, 16 hex digits>/<gid>": creation order, so that a new
+// transaction's key lands at the end of the index (one insert hint for all,
+// see InsertHintPrefix) and recovery resumes the oldest first. Text, so that
+// the suffix can serve as a page token.
+std::string ActiveKey(int64_t create_ms, const std::string& gid) {
+  const uint64_t ms = create_ms < 0 ? 0 : static_cast<uint64_t>(create_ms);
+  std::string key(kActivePrefix);
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int shift = 4 * (kActiveTimeDigits - 1); shift >= 0; shift -= 4) {
+    key.push_back(kHex[(ms >> shift) & 0xf]);
+  }
+  key.push_back('/');
+  key.append(gid);
+  return key;
+}
+
+// The gid of an active-index key (or of its suffix after kActivePrefix);
+// empty if malformed.
+std::string_view GidOfActiveSuffix(std::string_view suffix) {
+  if (suffix.size() <= kActiveTimeDigits + 1 ||
+      suffix[kActiveTimeDigits] != '/') {
+    return {};
+  }
+  return suffix.substr(kActiveTimeDigits + 1);
 }
 
 std::string EncodeBigEndian64(uint64_t v) {
@@ -47,16 +78,19 @@ std::string FinishedKey(int64_t finish_ms, const std::string& gid) {
 // Where the memtable remembers its last insert, so that the next insert
 // with the same prefix starts from there instead of from the skip list's
 // head (RocksDB's insert hints). A transaction's record is rewritten two or
-// three times and its active-index key put and later deleted, each next to
-// the previous version: one hint per key. Finished-index keys arrive in time
-// order: one hint for all of them. Each hint costs the memtable ~250 bytes
-// until it is flushed.
+// three times, each next to the previous version: one hint per key. Active-
+// and finished-index keys arrive in time order (an active key's delete a
+// transaction's lifetime behind the newest): one hint for each index. Each
+// hint costs the memtable ~250 bytes until it is flushed.
 class InsertHintPrefix final : public rocksdb::SliceTransform {
  public:
   const char* Name() const override { return "tcc.coordinator.InsertHint"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
     if (key.starts_with(kFinishedPrefix)) {
       return rocksdb::Slice(key.data(), sizeof(kFinishedPrefix) - 1);
+    }
+    if (key.starts_with(kActivePrefix)) {
+      return rocksdb::Slice(key.data(), sizeof(kActivePrefix) - 1);
     }
     return key;
   }
@@ -70,6 +104,50 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   if (s.IsNotFound())
     return absl::NotFoundError(absl::StrCat(what, ": not found"));
   return absl::UnavailableError(absl::StrCat(what, ": ", s.ToString()));
+}
+
+// Converts the gid-ordered active index of an older log ("a/<gid>") to the
+// creation-ordered one, in synced batches: each transaction moves from one
+// index to the other in one write, so a crash in between leaves it in one of
+// them, and the next Open() goes on.
+absl::Status ConvertGidOrderedActiveIndex(rocksdb::DB* db) {
+  constexpr int kBatch = 1000;
+  rocksdb::WriteOptions synced;
+  synced.sync = true;
+  rocksdb::WriteBatch batch;
+  int converted = 0;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(kGidOrderedActivePrefix);
+       it->Valid() && it->key().starts_with(kGidOrderedActivePrefix);
+       it->Next()) {
+    const std::string gid =
+        it->key().ToString().substr(strlen(kGidOrderedActivePrefix));
+    std::string value;
+    rocksdb::Status s =
+        db->Get(rocksdb::ReadOptions(), TransactionKey(gid), &value);
+    if (s.ok()) {
+      internal::StoredTransaction record;
+      if (!record.ParseFromString(value)) {
+        return absl::DataLossError(absl::StrCat("corrupt record for ", gid));
+      }
+      s = batch.Put(ActiveKey(record.txn().create_unix_ms(), gid), "");
+    } else if (s.IsNotFound()) {
+      // An index key without its record, which every scan skipped: dropped.
+      s = rocksdb::Status::OK();
+    }
+    if (s.ok()) s = batch.Delete(it->key());
+    if (s.ok() && ++converted % kBatch == 0) {
+      s = db->Write(synced, &batch);
+      batch.Clear();
+    }
+    if (!s.ok()) return FromRocks(s, "convert the active index");
+  }
+  if (!it->status().ok()) {
+    return FromRocks(it->status(), "convert the active index");
+  }
+  if (batch.Count() == 0) return absl::OkStatus();
+  return FromRocks(db->Write(synced, &batch), "convert the active index");
 }
 
 }  // namespace
@@ -118,8 +196,15 @@ absl::StatusOr<std::unique_ptr<TransactionLog>> TransactionLog::Open(
     return absl::UnavailableError(absl::StrCat(
         "cannot open transaction log at ", options.path, ": ", s.ToString()));
   }
-  return std::unique_ptr<TransactionLog>(new TransactionLog(
-      std::move(options), std::unique_ptr<rocksdb::DB>(raw)));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  absl::Status converted = ConvertGidOrderedActiveIndex(db.get());
+  if (!converted.ok()) {
+    return absl::Status(converted.code(),
+                        absl::StrCat("transaction log at ", options.path, ": ",
+                                     converted.message()));
+  }
+  return std::unique_ptr<TransactionLog>(
+      new TransactionLog(std::move(options), std::move(db)));
 }
 
 TransactionLog::TransactionLog(TransactionLogOptions options,
@@ -258,12 +343,15 @@ void TransactionLog::CommitGroup(std::vector<Pending>* group) {
     w.record.set_version(w.expected_version + 1);
     const v1::Transaction& txn = w.record.txn();
     batch.Put(TransactionKey(gid), w.record.SerializeAsString());
+    // The active-index key rests on create_unix_ms, which never changes.
     if (IsFinalState(txn.state())) {
-      batch.Delete(ActiveKey(gid));
+      batch.Delete(ActiveKey(txn.create_unix_ms(), gid));
       batch.Put(FinishedKey(txn.finish_unix_ms(), gid), "");
       cache_updates.emplace_back(&gid, 0);
     } else {
-      if (w.expected_version == 0) batch.Put(ActiveKey(gid), "");
+      if (w.expected_version == 0) {
+        batch.Put(ActiveKey(txn.create_unix_ms(), gid), "");
+      }
       cache_updates.emplace_back(&gid, w.record.version());
     }
     sync = sync || w.sync;
@@ -338,25 +426,27 @@ absl::StatusOr<internal::StoredTransaction> TransactionLog::Get(
 }
 
 absl::Status TransactionLog::ScanActive(
-    const std::string& after_gid, int limit,
+    const std::string& after, int limit,
     std::vector<internal::StoredTransaction>* out, std::string* next_after) {
   next_after->clear();
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions()));
-  std::string start = ActiveKey(after_gid);
+  const std::string start = absl::StrCat(kActivePrefix, after);
   it->Seek(start);
-  if (!after_gid.empty() && it->Valid() && it->key() == start) it->Next();
+  if (!after.empty() && it->Valid() && it->key() == start) it->Next();
   int n = 0;
   for (; it->Valid() && it->key().starts_with(kActivePrefix) && n < limit;
        it->Next()) {
-    std::string gid = it->key().ToString().substr(strlen(kActivePrefix));
-    absl::StatusOr<internal::StoredTransaction> rec = Get(gid);
+    const std::string suffix =
+        it->key().ToString().substr(strlen(kActivePrefix));
+    absl::StatusOr<internal::StoredTransaction> rec =
+        Get(std::string(GidOfActiveSuffix(suffix)));
     if (rec.ok()) {
       out->push_back(*std::move(rec));
     } else if (rec.status().code() != absl::StatusCode::kNotFound) {
       return rec.status();
     }
-    *next_after = gid;
+    *next_after = suffix;
     ++n;
   }
   if (!it->status().ok()) return FromRocks(it->status(), "scan active");
@@ -393,7 +483,8 @@ absl::StatusOr<ListPage> TransactionLog::List(const std::vector<int>& states,
     last = it->key().ToString().substr(prefix_len);
     internal::StoredTransaction record;
     if (only_active) {
-      absl::StatusOr<internal::StoredTransaction> rec = Get(last);
+      absl::StatusOr<internal::StoredTransaction> rec =
+          Get(std::string(GidOfActiveSuffix(last)));
       if (!rec.ok()) {
         if (rec.status().code() == absl::StatusCode::kNotFound) continue;
         return rec.status();

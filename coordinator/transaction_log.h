@@ -23,7 +23,8 @@ namespace tcc::coordinator {
 // the version the writer last saw.
 struct LogWrite {
   // The record to store. Its version is set by the log to
-  // expected_version + 1.
+  // expected_version + 1. Its txn().create_unix_ms() must be the same in
+  // every write of one transaction (the active index is keyed by it).
   internal::StoredTransaction record;
   // 0: the transaction must not exist yet. Otherwise the stored version must
   // equal this, or the write fails with FAILED_PRECONDITION.
@@ -69,9 +70,11 @@ struct ListPage {
 
 // The coordinator's durable store of transactions, on an embedded RocksDB.
 //
-// Layout: "t/<gid>" holds the StoredTransaction; "a/<gid>" marks a
-// transaction that is not final (what recovery scans); "f/<finish ms, 8 bytes
-// big-endian><gid>" orders final transactions for retention purges.
+// Layout: "t/<gid>" holds the StoredTransaction; "i/<create ms, 16 hex
+// digits>/<gid>" marks a transaction that is not final (what recovery scans,
+// oldest first); "f/<finish ms, 8 bytes big-endian><gid>" orders final
+// transactions for retention purges. Open() converts the active index of
+// logs written before it was ordered by creation time ("a/<gid>").
 //
 // Writes are grouped: one thread takes every queued write, checks each
 // against the stored version, merges them into a single WriteBatch and issues
@@ -101,15 +104,18 @@ class TransactionLog {
   // from memory).
   absl::StatusOr<internal::StoredTransaction> Get(const std::string& gid);
 
-  // Up to `limit` non-final transactions with gid > `after_gid`, in gid
-  // order. Sets *next_after to the last gid returned ("" when done).
-  absl::Status ScanActive(const std::string& after_gid, int limit,
+  // Up to `limit` non-final transactions after the cursor `after` (empty:
+  // from the start), oldest first (by creation time, then gid). Sets
+  // *next_after to the cursor for the next call ("" when done).
+  absl::Status ScanActive(const std::string& after, int limit,
                           std::vector<internal::StoredTransaction>* out,
                           std::string* next_after);
 
   // Transactions filtered by state (empty: all) and created at or before
   // `created_before`, starting after `page_token`. Scans at most
-  // `max_scan` records per call.
+  // `max_scan` records per call. When every state asked for is non-final
+  // the active index is scanned, oldest first; otherwise all records, in gid
+  // order.
   absl::StatusOr<ListPage> List(const std::vector<int>& states,
                                 absl::Time created_before, int page_size,
                                 const std::string& page_token,

@@ -1,8 +1,11 @@
 #include "coordinator/transaction_log.h"
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
 #include "support/scoped_temp_dir.h"
 #include "tcc/common/thread_pool.h"
 
@@ -113,6 +116,86 @@ TEST_F(TransactionLogTest, ScanActiveSkipsFinalTransactionsAndPages) {
   EXPECT_GE(pages, 3);
   for (const auto& r : all) EXPECT_NE(r.txn().gid(), "g3");
   EXPECT_EQ(*log_->CountActive(), 9);
+}
+
+TEST_F(TransactionLogTest, ScanActiveAndListActiveGoOldestFirst) {
+  // Creation order differs from gid order.
+  ASSERT_TRUE(Write(Record("c", v1::TRYING, 1000), 0).ok());
+  ASSERT_TRUE(Write(Record("a", v1::TRYING, 3000), 0).ok());
+  ASSERT_TRUE(Write(Record("b", v1::TRYING, 2000), 0).ok());
+  ASSERT_TRUE(Write(Record("d", v1::TRYING, 2000), 0).ok());
+  std::vector<StoredTransaction> all;
+  std::string after;
+  do {
+    std::string next;
+    ASSERT_TRUE(log_->ScanActive(after, 3, &all, &next).ok());
+    after = next;
+  } while (!after.empty());
+  std::vector<std::string> gids;
+  for (const auto& r : all) gids.push_back(r.txn().gid());
+  EXPECT_EQ(gids, (std::vector<std::string>{"c", "b", "d", "a"}));
+
+  gids.clear();
+  std::string token;
+  do {
+    auto page = log_->List({v1::TRYING}, absl::InfiniteFuture(), 2, token);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const auto& r : page->transactions) gids.push_back(r.txn().gid());
+    token = page->next_page_token;
+  } while (!token.empty());
+  EXPECT_EQ(gids, (std::vector<std::string>{"c", "b", "d", "a"}));
+}
+
+TEST_F(TransactionLogTest, GidOrderedActiveIndexIsConvertedAtOpen) {
+  // A log as written before the active index was ordered by creation time:
+  // "a/<gid>" keys, one of them without its record.
+  log_->Close();
+  log_.reset();
+  {
+    rocksdb::Options options;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, dir_.Child("log"), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    for (int i = 0; i < 2500; ++i) {
+      const std::string gid = "g" + std::to_string(i);
+      StoredTransaction record = Record(gid, v1::TRYING, 100000 - i);
+      record.set_version(1);
+      ASSERT_TRUE(
+          db->Put({}, TransactionKey(gid), record.SerializeAsString()).ok());
+      ASSERT_TRUE(db->Put({}, "a/" + gid, "").ok());
+    }
+    ASSERT_TRUE(db->Put({}, "a/orphan", "").ok());
+  }
+  Open();
+  EXPECT_EQ(*log_->CountActive(), 2500);
+  std::vector<StoredTransaction> all;
+  std::string after;
+  do {
+    std::string next;
+    ASSERT_TRUE(log_->ScanActive(after, 1000, &all, &next).ok());
+    after = next;
+  } while (!after.empty());
+  ASSERT_EQ(all.size(), 2500u);
+  // Oldest first: g2499 was created first.
+  EXPECT_EQ(all.front().txn().gid(), "g2499");
+  EXPECT_EQ(all.back().txn().gid(), "g0");
+  // The converted index is the one writes maintain: finishing a
+  // transaction removes it.
+  StoredTransaction done = Record("g0", v1::CONFIRMED, 100000, 200000);
+  ASSERT_TRUE(Write(done, 1).ok());
+  EXPECT_EQ(*log_->CountActive(), 2499);
+  log_->Close();
+  log_.reset();
+  {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open({}, dir_.Child("log"), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}));
+    it->Seek("a/");
+    EXPECT_FALSE(it->Valid() && it->key().starts_with("a/"));
+  }
+  Open();
+  EXPECT_EQ(*log_->CountActive(), 2499);
 }
 
 TEST_F(TransactionLogTest, ListFiltersByStateAndAgeInPages) {
