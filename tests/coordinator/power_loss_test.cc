@@ -18,6 +18,7 @@
 #include "coordinator/transaction_log.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
 #include "rocksdb/env.h"
 #include "rocksdb/file_system.h"
 #include "support/power_loss_fs.h"
@@ -469,6 +470,91 @@ TEST(PowerLossFileSystemTest, KeepsOnlyWhatWasSyncedBeforeTheCut) {
   EXPECT_TRUE(disk->FileExists(never_synced, io, nullptr).IsNotFound());
   EXPECT_TRUE(disk->FileExists(kept, io, nullptr).IsNotFound());
   EXPECT_TRUE(disk->FileExists(dir.Child("late"), io, nullptr).IsNotFound());
+}
+
+// Open() moves a log's gid-ordered active index ("a/<gid>") to the
+// creation-ordered one in synced batches, each transaction in one write: a
+// power cut anywhere leaves every transaction in one index or the other, and
+// the next Open() finishes. Cut after every second mutating file-system call
+// until Open() finishes before the cut.
+TEST(TransactionLogPowerLossTest,
+     ActiveIndexConversionFinishesAfterACutAnywhere) {
+  // More than two conversion batches (1000 each).
+  constexpr int kTransactions = 2100;
+  int cuts = 0;
+  int cuts_inside_conversion = 0;
+  bool finished_before_cut = false;
+  for (int cut = 0; cut < 2000 && !finished_before_cut; cut += 2, ++cuts) {
+    SCOPED_TRACE(absl::StrCat("cut after ", cut, " mutations"));
+    ScopedTempDir dir;
+    const std::string path = dir.Child("log");
+    {
+      rocksdb::Options options;
+      options.create_if_missing = true;
+      rocksdb::DB* raw = nullptr;
+      ASSERT_TRUE(rocksdb::DB::Open(options, path, &raw).ok());
+      std::unique_ptr<rocksdb::DB> db(raw);
+      for (int i = 0; i < kTransactions; ++i) {
+        const std::string gid = absl::StrCat("g", i);
+        StoredTransaction record;
+        record.set_version(1);
+        record.mutable_txn()->set_gid(gid);
+        record.mutable_txn()->set_mode(v1::MODE_EXECUTE);
+        record.mutable_txn()->set_state(v1::CONFIRMING);
+        record.mutable_txn()->set_create_unix_ms(1000000 - i);
+        ASSERT_TRUE(
+            db->Put({}, TransactionKey(gid), record.SerializeAsString()).ok());
+        ASSERT_TRUE(db->Put({}, "a/" + gid, "").ok());
+      }
+    }
+    auto fs = std::make_shared<PowerLossFileSystem>();
+    std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+    fs->LosePowerAfter(cut);
+    {
+      ThreadPool executor("power-loss", 1);
+      // Fails once the cut has happened; the outcome is checked below.
+      absl::StatusOr<std::unique_ptr<TransactionLog>> log =
+          TransactionLog::Open(LogOptions(path, &executor, env.get()));
+      if (log.ok()) (*log)->Close();
+    }
+    finished_before_cut = !fs->power_lost();
+    ASSERT_TRUE(fs->ApplyLoss().ok());
+    {
+      // What the cut left: some transactions moved, some not.
+      rocksdb::DB* raw = nullptr;
+      ASSERT_TRUE(rocksdb::DB::Open({}, path, &raw).ok());
+      std::unique_ptr<rocksdb::DB> db(raw);
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}));
+      it->Seek("a/");
+      const bool old_left = it->Valid() && it->key().starts_with("a/");
+      it->Seek("i/");
+      const bool new_written = it->Valid() && it->key().starts_with("i/");
+      if (old_left && new_written) ++cuts_inside_conversion;
+    }
+
+    ThreadPool executor("power-loss-reopen", 1);
+    absl::StatusOr<std::unique_ptr<TransactionLog>> log =
+        TransactionLog::Open(LogOptions(path, &executor, nullptr));
+    ASSERT_TRUE(log.ok()) << log.status();
+    std::vector<StoredTransaction> active;
+    std::string after;
+    do {
+      std::string next;
+      ASSERT_TRUE((*log)->ScanActive(after, 1000, &active, &next).ok());
+      after = next;
+    } while (!after.empty());
+    ASSERT_EQ(active.size(), static_cast<size_t>(kTransactions));
+    // Once each, oldest first.
+    for (int i = 0; i < kTransactions; ++i) {
+      ASSERT_EQ(active[i].txn().gid(),
+                absl::StrCat("g", kTransactions - 1 - i));
+    }
+    (*log)->Close();
+  }
+  std::printf("%d cuts, %d of them inside the conversion\n", cuts,
+              cuts_inside_conversion);
+  EXPECT_TRUE(finished_before_cut);
+  EXPECT_GT(cuts_inside_conversion, 0);
 }
 
 }  // namespace
