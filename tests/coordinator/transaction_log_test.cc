@@ -36,6 +36,23 @@ class TransactionLogTest : public ::testing::Test {
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = std::move(*log);
   }
+  // Every active transaction, page by page; sets *pages if given.
+  std::vector<StoredTransaction> ScanAllActive(int page_size,
+                                               int* pages = nullptr) {
+    std::vector<StoredTransaction> all;
+    std::string after;
+    int n = 0;
+    do {
+      std::string next;
+      absl::Status s = log_->ScanActive(after, page_size, &all, &next);
+      EXPECT_TRUE(s.ok()) << s;
+      if (!s.ok()) break;
+      after = next;
+      ++n;
+    } while (!after.empty());
+    if (pages != nullptr) *pages = n;
+    return all;
+  }
   absl::Status Write(StoredTransaction record, uint64_t expected) {
     LogWrite w;
     w.record = std::move(record);
@@ -103,15 +120,8 @@ TEST_F(TransactionLogTest, ScanActiveSkipsFinalTransactionsAndPages) {
     ASSERT_TRUE(Write(Record("g" + std::to_string(i), v1::TRYING), 0).ok());
   }
   ASSERT_TRUE(Write(Record("g3", v1::CONFIRMED, 1000, 5000), 1).ok());
-  std::vector<StoredTransaction> all;
-  std::string after;
   int pages = 0;
-  do {
-    std::string next;
-    ASSERT_TRUE(log_->ScanActive(after, 4, &all, &next).ok());
-    after = next;
-    ++pages;
-  } while (!after.empty());
+  std::vector<StoredTransaction> all = ScanAllActive(4, &pages);
   EXPECT_EQ(all.size(), 9u);
   EXPECT_GE(pages, 3);
   for (const auto& r : all) EXPECT_NE(r.txn().gid(), "g3");
@@ -124,15 +134,8 @@ TEST_F(TransactionLogTest, ScanActiveAndListActiveGoOldestFirst) {
   ASSERT_TRUE(Write(Record("a", v1::TRYING, 3000), 0).ok());
   ASSERT_TRUE(Write(Record("b", v1::TRYING, 2000), 0).ok());
   ASSERT_TRUE(Write(Record("d", v1::TRYING, 2000), 0).ok());
-  std::vector<StoredTransaction> all;
-  std::string after;
-  do {
-    std::string next;
-    ASSERT_TRUE(log_->ScanActive(after, 3, &all, &next).ok());
-    after = next;
-  } while (!after.empty());
   std::vector<std::string> gids;
-  for (const auto& r : all) gids.push_back(r.txn().gid());
+  for (const auto& r : ScanAllActive(3)) gids.push_back(r.txn().gid());
   EXPECT_EQ(gids, (std::vector<std::string>{"c", "b", "d", "a"}));
 
   gids.clear();
@@ -168,13 +171,7 @@ TEST_F(TransactionLogTest, GidOrderedActiveIndexIsConvertedAtOpen) {
   }
   Open();
   EXPECT_EQ(*log_->CountActive(), 2500);
-  std::vector<StoredTransaction> all;
-  std::string after;
-  do {
-    std::string next;
-    ASSERT_TRUE(log_->ScanActive(after, 1000, &all, &next).ok());
-    after = next;
-  } while (!after.empty());
+  std::vector<StoredTransaction> all = ScanAllActive(1000);
   ASSERT_EQ(all.size(), 2500u);
   // Oldest first: g2499 was created first.
   EXPECT_EQ(all.front().txn().gid(), "g2499");
