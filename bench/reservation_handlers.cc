@@ -80,11 +80,14 @@ rocksdb::ColumnFamilyOptions ReservationColumnFamilyOptions() {
   // The whole key is the hash prefix. A counter's versions pile up in its
   // bucket, which becomes a small skip list past 256 entries.
   options.prefix_extractor.reset(rocksdb::NewNoopTransform());
-  // A flush sorts a hashed memtable into a skip list (~2 s of CPU for
+  // A flush sorts each hashed memtable into a skip list (~2 s of CPU for
   // 64 MiB); a quarter of that sorts in cache. The data is short-lived
-  // (holds vanish with their SingleDelete, counters are rewritten), so the
-  // extra level-0 files compact to little.
+  // (holds vanish with their SingleDelete, counters are rewritten), and the
+  // flush merges four memtables, so that more of it vanishes before it
+  // reaches a file.
   options.write_buffer_size = 16 << 20;
+  options.min_write_buffer_number_to_merge = 4;
+  options.max_write_buffer_number = 8;
   options.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(
       /*bucket_count=*/100000, /*huge_page_tlb_size=*/0,
       /*bucket_entries_logging_threshold=*/1 << 30,
