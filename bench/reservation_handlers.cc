@@ -81,15 +81,17 @@ rocksdb::ColumnFamilyOptions ReservationColumnFamilyOptions() {
   // bucket, which becomes a small skip list past 256 entries.
   options.prefix_extractor.reset(rocksdb::NewNoopTransform());
   // A flush sorts each hashed memtable into a skip list (~2 s of CPU for
-  // 64 MiB); a quarter of that sorts in cache. The data is short-lived
-  // (holds vanish with their SingleDelete, counters are rewritten), and the
-  // flush merges four memtables, so that more of it vanishes before it
-  // reaches a file.
-  options.write_buffer_size = 16 << 20;
-  options.min_write_buffer_number_to_merge = 4;
-  options.max_write_buffer_number = 8;
+  // 64 MiB), which costs less in cache: 4 MiB memtables, sixteen merged into
+  // one level-0 file per flush (participants -2.5 to -5.3 % against 16 MiB,
+  // four per flush; docs/BENCHMARKS.md). The data is short-lived (holds
+  // vanish with their SingleDelete, counters are rewritten), so more of it
+  // vanishes when more memtables are merged. 16,384 buckets: a 4 MiB
+  // memtable holds ~13,000 keys, and its bucket array is allocated in it.
+  options.write_buffer_size = 4 << 20;
+  options.min_write_buffer_number_to_merge = 16;
+  options.max_write_buffer_number = 20;
   options.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(
-      /*bucket_count=*/100000, /*huge_page_tlb_size=*/0,
+      /*bucket_count=*/16384, /*huge_page_tlb_size=*/0,
       /*bucket_entries_logging_threshold=*/1 << 30,
       /*if_log_bucket_dist_when_flash=*/false,
       /*threshold_use_skiplist=*/256));
