@@ -82,7 +82,7 @@ class BarrierKeyPrefix final : public rocksdb::SliceTransform {
 // The barrier column family keeps its memtables small and flushes them
 // together: a flush sorts each hashed memtable into a skip list, which for
 // one 64 MiB memtable (~640,000 entries) cost 2.1 s of CPU, and for sixteen
-// of 4 MiB, sorted in cache, 0.6 s for ~480,000. The flush merges the sixteen
+// of 4 MiB, sorted in cache, 0.8 s for ~660,000. The flush merges the sixteen
 // into one level-0 file, as the one 64 MiB memtable did, so compaction does
 // not see more, smaller files (docs/BENCHMARKS.md).
 constexpr size_t kBarrierMemtableBytes = size_t{4} << 20;
