@@ -88,7 +88,7 @@ class BarrierKeyPrefix final : public rocksdb::SliceTransform {
 constexpr size_t kBarrierMemtableBytes = size_t{4} << 20;
 constexpr int kBarrierMemtablesPerFlush = 16;
 // Buckets of the barrier memtable's hash table: about the number of branches
-// one 4 MiB memtable holds (~10,000; its array of pointers, 128 KiB, is
+// one 4 MiB memtable holds (~14,000; its array of pointers, 128 KiB, is
 // allocated in the memtable).
 constexpr size_t kBarrierMemtableBuckets = 16384;
 
