@@ -90,10 +90,9 @@ void BM_TransactionLogAppend(benchmark::State& state) {
   int64_t failed = 0;     // Guarded by mu.
   int64_t issued = 0;
   auto issue = [&] {
-    coordinator::LogWrite write;
-    write.record = SampleRecord(absl::StrCat("micro-", issued++));
-    write.sync = true;
-    (*log)->Write(std::move(write),
+    tcc::internal::StoredTransaction record =
+        SampleRecord(absl::StrCat("micro-", issued++));
+    (*log)->Write(coordinator::LogWrite::Of(&record, 0, /*sync=*/true),
                   [&](absl::Status s, const tcc::internal::StoredTransaction*) {
                     absl::MutexLock lock(&mu);
                     ++completed;

@@ -68,8 +68,8 @@ absl::Status Seed(const std::string& path, int64_t n) {
   absl::Status first_error;
   const int64_t now_ms = absl::ToUnixMillis(absl::Now());
   for (int64_t i = 0; i < n; ++i) {
-    tcc::coordinator::LogWrite w;
-    v1::Transaction* t = w.record.mutable_txn();
+    tcc::internal::StoredTransaction record;
+    v1::Transaction* t = record.mutable_txn();
     t->set_gid(absl::StrCat("backlog-", i));
     t->set_mode(v1::MODE_EXECUTE);
     const bool trying = i % 2 == 0;
@@ -85,7 +85,7 @@ absl::Status Seed(const std::string& path, int64_t n) {
       br->set_payload("x");
       br->set_state(v1::BRANCH_PENDING);
     }
-    (*log)->Write(std::move(w),
+    (*log)->Write(tcc::coordinator::LogWrite::Of(&record, 0, /*sync=*/true),
                   [&](absl::Status s, const tcc::internal::StoredTransaction*) {
                     absl::MutexLock lock(&mu);
                     if (!s.ok() && first_error.ok()) first_error = s;

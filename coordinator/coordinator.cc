@@ -15,12 +15,12 @@ namespace {
 
 // Fills the outcome fields every decision-bearing response shares.
 template <typename Response>
-Response OutcomeResponse(const StoredTransaction& stored) {
+Response OutcomeResponse(StoredTransaction stored) {
   Response response;
   response.set_gid(stored.txn().gid());
   response.set_outcome(stored.txn().outcome());
   response.set_reason(stored.txn().reason());
-  *response.mutable_transaction() = stored.txn();
+  *response.mutable_transaction() = std::move(*stored.mutable_txn());
   return response;
 }
 
@@ -28,9 +28,10 @@ Response OutcomeResponse(const StoredTransaction& stored) {
 template <typename Response, typename Done>
 DecisionCallback AnswerWith(Done done) {
   return [done = std::move(done)](const absl::Status& status,
-                                  const StoredTransaction& stored) mutable {
-    std::move(done)(
-        status, status.ok() ? OutcomeResponse<Response>(stored) : Response());
+                                  StoredTransaction stored) mutable {
+    std::move(done)(status, status.ok()
+                                ? OutcomeResponse<Response>(std::move(stored))
+                                : Response());
   };
 }
 
@@ -199,17 +200,16 @@ void Coordinator::Begin(const v1::BeginRequest& request, BeginDone done) {
       NewRecord(request.gid(), v1::MODE_INTERACTIVE, request.timeout_ms(),
                 request.metadata());
   record.mutable_txn()->set_state(v1::TRYING);
-  StartOrAttach(
-      std::move(record),
-      [done = std::move(done)](const absl::Status& status,
-                               const StoredTransaction& stored) mutable {
-        v1::BeginResponse response;
-        if (status.ok()) {
-          response.set_gid(stored.txn().gid());
-          *response.mutable_transaction() = stored.txn();
-        }
-        std::move(done)(status, std::move(response));
-      });
+  StartOrAttach(std::move(record), [done = std::move(done)](
+                                       const absl::Status& status,
+                                       StoredTransaction stored) mutable {
+    v1::BeginResponse response;
+    if (status.ok()) {
+      response.set_gid(stored.txn().gid());
+      *response.mutable_transaction() = std::move(*stored.mutable_txn());
+    }
+    std::move(done)(status, std::move(response));
+  });
 }
 
 absl::StatusOr<std::shared_ptr<DriverBase>> Coordinator::Adopt(

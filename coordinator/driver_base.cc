@@ -77,27 +77,27 @@ void DriverBase::Persist(bool sync, WriteDone done) {
 
 void DriverBase::IssueWrite(bool sync, std::vector<WriteDone> dones) {
   write_in_flight_ = true;
-  LogWrite write;
-  write.record = record_;
-  write.expected_version = record_.version();
-  write.sync = sync;
+  // Serialized here, under the lock: the log gets bytes, not a copy of the
+  // record. record_ keeps the stored version until the write lands.
+  const uint64_t stored_version = record_.version();
+  LogWrite write = LogWrite::Of(&record_, stored_version, sync);
+  record_.set_version(stored_version);
   context_->log->Write(
       std::move(write),
-      [self = shared_from_this(), dones = std::move(dones)](
-          absl::Status status, const StoredTransaction* current) mutable {
-        self->OnWriteDone(status, current, std::move(dones));
+      [self = shared_from_this(), written = stored_version + 1,
+       dones = std::move(dones)](absl::Status status,
+                                 const StoredTransaction* current) mutable {
+        self->OnWriteDone(status, written, current, std::move(dones));
       });
 }
 
-void DriverBase::OnWriteDone(const absl::Status& status,
+void DriverBase::OnWriteDone(const absl::Status& status, uint64_t written,
                              const StoredTransaction* current,
                              std::vector<WriteDone> dones) {
   {
     Lock lock(this);
     write_in_flight_ = false;
-    if (status.ok() && current != nullptr) {
-      record_.set_version(current->version());
-    }
+    if (status.ok()) record_.set_version(written);
     if (write_queued_ && status.code() != absl::StatusCode::kAlreadyExists) {
       write_queued_ = false;
       bool sync = queued_sync_;
@@ -189,8 +189,7 @@ void DriverBase::Send(std::vector<Outgoing> calls) {
 
 void DriverBase::NotifyWaiters(const absl::Status& status) {
   if (waiters_.empty()) return;
-  answers_.push_back(Answers{std::move(waiters_), status,
-                             std::make_shared<StoredTransaction>(record_)});
+  answers_.push_back(Answers{std::move(waiters_), status, record_});
   waiters_.clear();
 }
 
@@ -203,8 +202,11 @@ DriverBase::Lock::~Lock() {
   answers.swap(driver_->answers_);
   driver_->mu_.Unlock();
   for (Answers& a : answers) {
-    for (DecisionCallback& callback : a.callbacks) {
-      std::move(callback)(a.status, *a.record);
+    // Each caller gets a copy but the last, which gets the record.
+    for (size_t i = 0; i < a.callbacks.size(); ++i) {
+      std::move(a.callbacks[i])(a.status, i + 1 < a.callbacks.size()
+                                              ? a.record
+                                              : std::move(a.record));
     }
   }
 }

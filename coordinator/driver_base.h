@@ -45,11 +45,12 @@ struct DriverContext {
   std::function<void(const DriverBase* driver)> on_done;
 };
 
-// An answer to a caller waiting on a transaction: OK with the stored record,
-// or the error that prevented an answer.
+// An answer to a caller waiting on a transaction: OK with the stored record
+// (the caller's own copy, to move into its response), or the error that
+// prevented an answer.
 using DecisionCallback =
     absl::AnyInvocable<void(const absl::Status&,
-                            const internal::StoredTransaction&) &&>;
+                            internal::StoredTransaction) &&>;
 
 // What every driver shares: the transaction's record and the discipline of
 // writing it. The in-memory record is only a copy of what the driver writes;
@@ -164,7 +165,8 @@ class DriverBase : public std::enable_shared_from_this<DriverBase> {
   void ResumeAny(std::vector<Outgoing>* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void IssueWrite(bool sync, std::vector<WriteDone> dones)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void OnWriteDone(const absl::Status& status,
+  // `written`: the version the write stores on success.
+  void OnWriteDone(const absl::Status& status, uint64_t written,
                    const internal::StoredTransaction* current,
                    std::vector<WriteDone> dones);
   Metadata CallMetadata() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -173,7 +175,7 @@ class DriverBase : public std::enable_shared_from_this<DriverBase> {
   struct Answers {
     std::vector<DecisionCallback> callbacks;
     absl::Status status;
-    std::shared_ptr<const internal::StoredTransaction> record;
+    internal::StoredTransaction record;
   };
 
   std::vector<DecisionCallback> waiters_ ABSL_GUARDED_BY(mu_);

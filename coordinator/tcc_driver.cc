@@ -285,7 +285,7 @@ void TccDriver::AnswerDecisionWaiters(const absl::Status& status) {
   for (auto& waiter : decision_waiters_) {
     context_->executor->Schedule(
         [cb = std::move(waiter), status, record = record_]() mutable {
-          std::move(cb)(status, record);
+          std::move(cb)(status, std::move(record));
         });
   }
   decision_waiters_.clear();

@@ -226,6 +226,21 @@ TransactionLog::TransactionLog(TransactionLogOptions options,
 
 TransactionLog::~TransactionLog() { Close(); }
 
+LogWrite LogWrite::Of(internal::StoredTransaction* record,
+                      uint64_t expected_version, bool sync) {
+  record->set_version(expected_version + 1);
+  const v1::Transaction& txn = record->txn();
+  LogWrite write;
+  write.gid = txn.gid();
+  write.value = record->SerializeAsString();
+  write.final_state = IsFinalState(txn.state());
+  write.create_unix_ms = txn.create_unix_ms();
+  write.finish_unix_ms = txn.finish_unix_ms();
+  write.expected_version = expected_version;
+  write.sync = sync;
+  return write;
+}
+
 void TransactionLog::Write(LogWrite write, LogWriteCallback done) {
   {
     absl::MutexLock lock(&mu_);
@@ -296,36 +311,36 @@ absl::StatusOr<uint64_t> TransactionLog::StoredVersion(
 
 void TransactionLog::CommitGroup(std::vector<Pending>* group) {
   // Versions as they will be once this batch lands, so several writes to one
-  // gid inside a group are checked against each other.
+  // gid inside a group are checked against each other. Keys and values point
+  // into `group`, which stays in place until the callbacks have run.
   struct Staged {
     uint64_t version;
-    const internal::StoredTransaction* record;
+    const std::string* value;
   };
-  std::unordered_map<std::string, Staged> staged;
+  std::unordered_map<std::string_view, Staged> staged;
   rocksdb::WriteBatch batch;
   bool sync = false;
   std::vector<absl::Status> results(group->size());
-  // Records read from the store (on a version-cache miss or a conflict).
+  // The stored record each refused write's callback sees: read from the
+  // store, or parsed from the write staged before it in this group.
   std::vector<internal::StoredTransaction> read(group->size());
-  // What each write's callback sees as the stored record: the write itself
-  // (success), or what was read. Points into `group` or `read`, whose
-  // elements stay in place when the vectors are moved below.
   std::vector<const internal::StoredTransaction*> current(group->size(),
                                                           nullptr);
   // Version-cache updates, applied only if the batch lands.
   std::vector<std::pair<const std::string*, uint64_t>> cache_updates;
 
   for (size_t i = 0; i < group->size(); ++i) {
-    LogWrite& w = (*group)[i].write;
-    const std::string& gid = w.record.txn().gid();
+    const LogWrite& w = (*group)[i].write;
+    const std::string& gid = w.gid;
     uint64_t stored = 0;
     bool found = false;
+    const std::string* staged_value = nullptr;
     auto it = staged.find(gid);
     auto known = known_versions_.find(gid);
     if (it != staged.end()) {
       stored = it->second.version;
       found = true;
-      current[i] = it->second.record;
+      staged_value = it->second.value;
     } else if (w.expected_version != 0 && known != known_versions_.end() &&
                known->second == w.expected_version) {
       // This log wrote that version last; no need to read it back.
@@ -340,34 +355,36 @@ void TransactionLog::CommitGroup(std::vector<Pending>* group) {
       stored = *v;
       if (found) current[i] = &read[i];
     }
-    if (w.expected_version == 0 && found) {
-      results[i] = absl::AlreadyExistsError(
-          absl::StrCat("transaction ", gid, " already exists"));
+    const bool exists = w.expected_version == 0 && found;
+    if (exists ||
+        (w.expected_version != 0 && (!found || stored != w.expected_version))) {
+      if (staged_value != nullptr) {
+        // Refused because of a write earlier in this group: that is the
+        // record the caller finds stored.
+        if (read[i].ParseFromString(*staged_value)) current[i] = &read[i];
+      }
+      results[i] = exists ? absl::AlreadyExistsError(absl::StrCat(
+                                "transaction ", gid, " already exists"))
+                          : absl::FailedPreconditionError(absl::StrCat(
+                                "transaction ", gid, " is at version ", stored,
+                                ", writer expected ", w.expected_version));
       continue;
     }
-    if (w.expected_version != 0 && (!found || stored != w.expected_version)) {
-      results[i] = absl::FailedPreconditionError(
-          absl::StrCat("transaction ", gid, " is at version ", stored,
-                       ", writer expected ", w.expected_version));
-      continue;
-    }
-    w.record.set_version(w.expected_version + 1);
-    const v1::Transaction& txn = w.record.txn();
-    batch.Put(TransactionKey(gid), w.record.SerializeAsString());
+    const uint64_t version = w.expected_version + 1;
+    batch.Put(TransactionKey(gid), w.value);
     // The active-index key rests on create_unix_ms, which never changes.
-    if (IsFinalState(txn.state())) {
-      batch.Delete(ActiveKey(txn.create_unix_ms(), gid));
-      batch.Put(FinishedKey(txn.finish_unix_ms(), gid), "");
+    if (w.final_state) {
+      batch.Delete(ActiveKey(w.create_unix_ms, gid));
+      batch.Put(FinishedKey(w.finish_unix_ms, gid), "");
       cache_updates.emplace_back(&gid, 0);
     } else {
       if (w.expected_version == 0) {
-        batch.Put(ActiveKey(txn.create_unix_ms(), gid), "");
+        batch.Put(ActiveKey(w.create_unix_ms, gid), "");
       }
-      cache_updates.emplace_back(&gid, w.record.version());
+      cache_updates.emplace_back(&gid, version);
     }
     sync = sync || w.sync;
-    staged[gid] = Staged{w.record.version(), &w.record};
-    current[i] = &w.record;
+    staged[gid] = Staged{version, &w.value};
   }
 
   rocksdb::WriteOptions write_options;
@@ -411,7 +428,7 @@ void TransactionLog::CommitGroup(std::vector<Pending>* group) {
     for (size_t i = 0; i < completion->group.size(); ++i) {
       const absl::Status& r = completion->results[i];
       const internal::StoredTransaction* cur =
-          r.ok() || r.code() == absl::StatusCode::kAlreadyExists ||
+          r.code() == absl::StatusCode::kAlreadyExists ||
                   r.code() == absl::StatusCode::kFailedPrecondition
               ? completion->current[i]
               : nullptr;

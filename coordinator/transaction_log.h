@@ -20,12 +20,24 @@
 namespace tcc::coordinator {
 
 // One durable change to one transaction: replace its record, checked against
-// the version the writer last saw.
+// the version the writer last saw. Built by Of(), which serializes the record
+// on the caller's thread: the log never holds a copy of the message.
 struct LogWrite {
-  // The record to store. Its version is set by the log to
-  // expected_version + 1. Its txn().create_unix_ms() must be the same in
-  // every write of one transaction (the active index is keyed by it).
-  internal::StoredTransaction record;
+  // The write of *record: sets its version to expected_version + 1, the
+  // version the log stores it at, and serializes it.
+  // record->txn().create_unix_ms() must be the same in every write of one
+  // transaction (the active index is keyed by it).
+  static LogWrite Of(internal::StoredTransaction* record,
+                     uint64_t expected_version, bool sync);
+
+  std::string gid;
+  // The serialized StoredTransaction, its version expected_version + 1.
+  std::string value;
+  // Of the record's txn: whether its state is final, and the times the
+  // indexes are keyed by.
+  bool final_state = false;
+  int64_t create_unix_ms = 0;
+  int64_t finish_unix_ms = 0;
   // 0: the transaction must not exist yet. Otherwise the stored version must
   // equal this, or the write fails with FAILED_PRECONDITION.
   uint64_t expected_version = 0;
@@ -36,7 +48,8 @@ struct LogWrite {
 };
 
 // Called once the write is durable (or failed). `status` is:
-//   OK                   stored; `current` is the stored record.
+//   OK                   stored, at version expected_version + 1; `current`
+//                        is null (the writer has the record it wrote).
 //   ALREADY_EXISTS       expected_version was 0 but the gid exists; `current`
 //                        is the stored record.
 //   FAILED_PRECONDITION  the stored version differs; `current` as stored (or

@@ -151,10 +151,8 @@ class Workload {
   // that no write is on its way into the log.
   void Issue(int index, size_t step) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const Plan& plan = plans_[index];
-    LogWrite write;
-    write.record = RecordAt(index, plan, step);
-    write.expected_version = step;
-    write.sync = plan.steps[step].sync;
+    StoredTransaction record = RecordAt(index, plan, step);
+    LogWrite write = LogWrite::Of(&record, step, plan.steps[step].sync);
     acks_[index].submitted = step + 1;
     log_->Write(
         std::move(write),
@@ -391,15 +389,12 @@ TEST(TransactionLogPowerLossTest, UnsyncedWriteIsLostOnPowerLoss) {
     absl::StatusOr<std::unique_ptr<TransactionLog>> log =
         TransactionLog::Open(LogOptions(path, &executor, env.get()));
     ASSERT_TRUE(log.ok()) << log.status();
-    LogWrite create;
-    create.record = RecordAt(0, plan, 0);
-    create.sync = true;
-    ASSERT_TRUE((*log)->WriteAndWait(std::move(create)).ok());
-    LogWrite finish;
-    finish.record = RecordAt(0, plan, 1);
-    finish.expected_version = 1;
-    finish.sync = false;
-    ASSERT_TRUE((*log)->WriteAndWait(std::move(finish)).ok());
+    StoredTransaction created = RecordAt(0, plan, 0);
+    ASSERT_TRUE(
+        (*log)->WriteAndWait(LogWrite::Of(&created, 0, /*sync=*/true)).ok());
+    StoredTransaction finished = RecordAt(0, plan, 1);
+    ASSERT_TRUE(
+        (*log)->WriteAndWait(LogWrite::Of(&finished, 1, /*sync=*/false)).ok());
     absl::StatusOr<StoredTransaction> before = (*log)->Get(Gid(0));
     ASSERT_TRUE(before.ok()) << before.status();
     EXPECT_EQ(before->version(), 2u);

@@ -212,18 +212,14 @@ TEST_F(SagaDriverTest, RestartResumesAtTheStepThatWasStarted) {
       b->set_compensation("undo");
       b->set_state(states[i]);
     }
-    LogWrite w1;
-    w1.record = running;
-    ASSERT_TRUE(log->WriteAndWait(w1).ok());
+    ASSERT_TRUE(log->WriteAndWait(LogWrite::Of(&running, 0, true)).ok());
     StoredTransaction compensating = running;
     t = compensating.mutable_txn();
     t->set_gid("r2");
     t->set_state(v1::COMPENSATING);
     t->set_outcome(v1::ROLLED_BACK);
     t->mutable_branches(1)->set_state(v1::BRANCH_CANCELLED);
-    LogWrite w2;
-    w2.record = compensating;
-    ASSERT_TRUE(log->WriteAndWait(w2).ok());
+    ASSERT_TRUE(log->WriteAndWait(LogWrite::Of(&compensating, 0, true)).ok());
     log->Close();
   }
   StartCoordinator();

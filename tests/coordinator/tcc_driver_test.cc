@@ -234,17 +234,13 @@ TEST_F(TccDriverTest, RestartCancelsTryingAndFinishesDecided) {
       b->set_action("x");
       b->set_state(v1::BRANCH_PENDING);
     }
-    LogWrite w1;
-    w1.record = trying;
-    ASSERT_TRUE(log->WriteAndWait(w1).ok());
+    ASSERT_TRUE(log->WriteAndWait(LogWrite::Of(&trying, 0, true)).ok());
     StoredTransaction decided = trying;
     decided.mutable_txn()->set_gid("r2");
     decided.mutable_txn()->set_state(v1::CONFIRMING);
     decided.mutable_txn()->set_outcome(v1::COMMITTED);
     decided.mutable_txn()->mutable_branches(0)->set_state(v1::BRANCH_CONFIRMED);
-    LogWrite w2;
-    w2.record = decided;
-    ASSERT_TRUE(log->WriteAndWait(w2).ok());
+    ASSERT_TRUE(log->WriteAndWait(LogWrite::Of(&decided, 0, true)).ok());
     log->Close();
   }
   StartCoordinator();

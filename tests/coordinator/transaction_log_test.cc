@@ -54,10 +54,7 @@ class TransactionLogTest : public ::testing::Test {
     return all;
   }
   absl::Status Write(StoredTransaction record, uint64_t expected) {
-    LogWrite w;
-    w.record = std::move(record);
-    w.expected_version = expected;
-    return log_->WriteAndWait(std::move(w));
+    return log_->WriteAndWait(LogWrite::Of(&record, expected, /*sync=*/true));
   }
 
   testing::ScopedTempDir dir_;
@@ -88,20 +85,54 @@ TEST_F(TransactionLogTest, ConcurrentWritersToOneGidOnlyOneWins) {
   absl::Mutex mu;
   int ok = 0, refused = 0, done = 0;
   for (int i = 0; i < 50; ++i) {
-    LogWrite w;
-    w.record = Record("g1", i % 2 ? v1::CONFIRMING : v1::CANCELLING);
-    w.expected_version = 1;
-    log_->Write(std::move(w), [&](absl::Status s, const StoredTransaction*) {
-      absl::MutexLock lock(&mu);
-      (s.ok() ? ok : refused)++;
-      ++done;
-    });
+    StoredTransaction record =
+        Record("g1", i % 2 ? v1::CONFIRMING : v1::CANCELLING);
+    log_->Write(LogWrite::Of(&record, 1, /*sync=*/true),
+                [&](absl::Status s, const StoredTransaction*) {
+                  absl::MutexLock lock(&mu);
+                  (s.ok() ? ok : refused)++;
+                  ++done;
+                });
   }
   absl::MutexLock lock(&mu);
   mu.Await(absl::Condition(
       +[](int* d) { return *d == 50; }, &done));
   EXPECT_EQ(ok, 1);
   EXPECT_EQ(refused, 49);
+}
+
+// Two creates of one gid, queued back to back (usually in one group): one
+// wins, and the other is refused with the winner's record as stored.
+TEST_F(TransactionLogTest, RefusedCreateSeesTheRecordThatWon) {
+  absl::Mutex mu;
+  int done = 0;
+  std::vector<absl::Status> results(2);
+  std::vector<std::string> seen_reasons(2);
+  std::vector<uint64_t> seen_versions(2);
+  for (int i = 0; i < 2; ++i) {
+    StoredTransaction record = Record("g1", v1::TRYING);
+    record.mutable_txn()->set_reason(i == 0 ? "first" : "second");
+    log_->Write(LogWrite::Of(&record, 0, /*sync=*/true),
+                [&, i](absl::Status s, const StoredTransaction* current) {
+                  absl::MutexLock lock(&mu);
+                  if (current != nullptr) {
+                    seen_reasons[i] = current->txn().reason();
+                    seen_versions[i] = current->version();
+                  }
+                  results[i] = std::move(s);
+                  ++done;
+                });
+  }
+  absl::MutexLock lock(&mu);
+  mu.Await(absl::Condition(
+      +[](int* d) { return *d == 2; }, &done));
+  EXPECT_TRUE(results[0].ok()) << results[0];
+  EXPECT_EQ(results[1].code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(seen_reasons[1], "first");
+  EXPECT_EQ(seen_versions[1], 1u);
+  auto stored = log_->Get("g1");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->txn().reason(), "first");
 }
 
 TEST_F(TransactionLogTest, WritesSurviveReopen) {
