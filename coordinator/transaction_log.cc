@@ -324,6 +324,8 @@ void TransactionLog::CommitGroup(std::vector<Pending>* group) {
   // The stored record each refused write's callback sees: read from the
   // store, or parsed from the write staged before it in this group.
   std::vector<internal::StoredTransaction> read(group->size());
+  // Points into `read`, whose elements stay in place when it is moved below;
+  // null for a write that lands (its writer has the record).
   std::vector<const internal::StoredTransaction*> current(group->size(),
                                                           nullptr);
   // Version-cache updates, applied only if the batch lands.
