@@ -66,7 +66,8 @@ struct TransactionLogOptions {
   std::string path;
   // Most writes merged into one RocksDB write (and one fsync). Default 512.
   int max_group_size = 512;
-  // Runs write callbacks; must outlive the log. Required.
+  // Runs write callbacks while other writes wait (see Write); must outlive
+  // the log. Required.
   Executor* callback_executor = nullptr;
   // Block cache for reads of transaction records, in bytes. Default 64 MiB.
   size_t block_cache_bytes = 64 << 20;
@@ -105,12 +106,15 @@ class TransactionLog {
   TransactionLog(const TransactionLog&) = delete;
   TransactionLog& operator=(const TransactionLog&) = delete;
 
-  // Queues `write`; `done` runs on the callback executor once it is durable
-  // or has failed. Never blocks. After Close(), `done` gets UNAVAILABLE.
+  // Queues `write`; `done` runs once it is durable or has failed: on the
+  // log's writer thread when no other write is queued by then, else on the
+  // callback executor. So `done` must never block, nor wait for another
+  // write (WriteAndWait). Never blocks. After Close(), `done` gets
+  // UNAVAILABLE.
   void Write(LogWrite write, LogWriteCallback done);
 
   // Blocking form of Write, for tools, tests and recovery threads. Never call
-  // it on a gRPC callback thread.
+  // it on a gRPC callback thread or in a write's callback.
   absl::Status WriteAndWait(LogWrite write);
 
   // The stored record, NOT_FOUND if absent. Blocking read (usually served
