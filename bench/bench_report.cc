@@ -45,36 +45,37 @@ std::string JsonString(const std::string& s) {
 
 std::string TxTableHeader() {
   return absl::StrFormat(
-      "%-5s %4s %6s %9s %8s %8s %8s %8s %7s %9s %9s %9s %9s %8s %6s", "mode",
-      "br", "conc", "tx/s", "p50 ms", "p90 ms", "p99 ms", "p99.9ms", "abort%",
-      "cpu us/tx", "coord us", "parts us", "client us", "RSS MiB", "other");
+      "%-5s %4s %6s %9s %8s %8s %8s %8s %7s %9s %9s %9s %9s %8s %6s %6s",
+      "mode", "br", "conc", "tx/s", "p50 ms", "p90 ms", "p99 ms", "p99.9ms",
+      "abort%", "cpu us/tx", "coord us", "parts us", "client us", "RSS MiB",
+      "other", "idle");
 }
 
 std::string TxTableRow(const TxRunFigures& f) {
   return absl::StrFormat(
       "%-5s %4d %6d %9.0f %8.2f %8.2f %8.2f %8.2f %7.2f %9s %9s %9s %9s %8s "
-      "%6s",
+      "%6s %6s",
       f.mode, f.branches, f.concurrency, f.tx_per_s, f.p50_ms, f.p90_ms,
       f.p99_ms, f.p999_ms, 100 * f.abort_rate, OrDash(f.cpu_us_per_tx, "%.0f"),
       OrDash(f.coordinator_cpu_us_per_tx, "%.0f"),
       OrDash(f.participants_cpu_us_per_tx, "%.0f"),
       OrDash(f.client_cpu_us_per_tx, "%.0f"),
       OrDash(f.tccd_rss_load_bytes / 1048576.0, "%.1f"),
-      OrDash(f.foreign_cores, "%.2f"));
+      OrDash(f.foreign_cores, "%.2f"), OrDash(f.idle_cores, "%.2f"));
 }
 
 std::string EchoTableHeader() {
-  return absl::StrFormat("%-5s %6s %10s %8s %8s %10s %6s %6s", "echo", "conc",
-                         "rpc/s", "p50 ms", "p99 ms", "cpu us/rpc", "cores",
-                         "other");
+  return absl::StrFormat("%-5s %6s %10s %8s %8s %10s %6s %6s %6s", "echo",
+                         "conc", "rpc/s", "p50 ms", "p99 ms", "cpu us/rpc",
+                         "cores", "other", "idle");
 }
 
 std::string EchoTableRow(const EchoRunFigures& f) {
   return absl::StrFormat(
-      "%-5s %6d %10.0f %8.3f %8.3f %10s %6s %6s",
+      "%-5s %6d %10.0f %8.3f %8.3f %10s %6s %6s %6s",
       f.in_process ? "echo1" : "echo", f.concurrency, f.rpc_per_s, f.p50_ms,
       f.p99_ms, OrDash(f.cpu_us_per_rpc, "%.1f"), OrDash(f.cores_busy, "%.2f"),
-      OrDash(f.foreign_cores, "%.2f"));
+      OrDash(f.foreign_cores, "%.2f"), OrDash(f.idle_cores, "%.2f"));
 }
 
 std::string MemoryTableHeader() {
@@ -103,17 +104,31 @@ std::string EfficiencyTableRow(const EfficiencyFigures& f) {
                          f.efficiency);
 }
 
+std::string DiskProbeTableHeader() {
+  return absl::StrFormat("%-6s %-6s %8s %6s %8s %8s %8s %8s %7s %10s %8s",
+                         "disk", "when", "syncs", "bytes", "p50 ms", "p99 ms",
+                         "p99.9ms", "max ms", "stalls", "stalled ms",
+                         "stalled%");
+}
+
+std::string DiskProbeTableRow(const DiskProbeFigures& f) {
+  return absl::StrFormat(
+      "%-6s %-6s %8d %6d %8.3f %8.3f %8.3f %8.1f %7d %10.0f %8.1f", "disk",
+      f.when, f.syncs, f.record_bytes, f.p50_ms, f.p99_ms, f.p999_ms, f.max_ms,
+      f.stalls, f.stalled_ms, 100 * f.stalled_share);
+}
+
 std::string PairTableHeader() {
-  return "pair      tx/s cpu us/tx other    echo rpc/s cpu us/rpc other "
+  return "pair      tx/s cpu us/tx other  idle    echo rpc/s cpu us/rpc other "
          "efficiency";
 }
 
 std::string PairTableRow(const EfficiencyFigures& e, const TxRunFigures& tx,
                          const EchoRunFigures& echo) {
-  return absl::StrFormat("%4d %9.0f %9.0f %5.2f %13.0f %10.1f %5.2f %10.3f",
-                         e.pair, tx.tx_per_s, tx.cpu_us_per_tx,
-                         tx.foreign_cores, echo.rpc_per_s, echo.cpu_us_per_rpc,
-                         echo.foreign_cores, e.efficiency);
+  return absl::StrFormat(
+      "%4d %9.0f %9.0f %5.2f %5.2f %13.0f %10.1f %5.2f %10.3f", e.pair,
+      tx.tx_per_s, tx.cpu_us_per_tx, tx.foreign_cores, tx.idle_cores,
+      echo.rpc_per_s, echo.cpu_us_per_rpc, echo.foreign_cores, e.efficiency);
 }
 
 std::string ToJsonLine(const TxRunFigures& f) {
@@ -141,7 +156,7 @@ std::string ToJsonLine(const TxRunFigures& f) {
       ",\"client_cpu_us_per_tx\":", JsonNumber(f.client_cpu_us_per_tx),
       ",\"cores_busy\":", JsonNumber(f.cores_busy),
       ",\"foreign_cores\":", JsonNumber(f.foreign_cores),
-      ",\"tccd_rss_idle_bytes\":",
+      ",\"idle_cores\":", JsonNumber(f.idle_cores), ",\"tccd_rss_idle_bytes\":",
       f.tccd_rss_idle_bytes < 0 ? "null" : absl::StrCat(f.tccd_rss_idle_bytes),
       ",\"tccd_rss_load_bytes\":",
       f.tccd_rss_load_bytes < 0 ? "null" : absl::StrCat(f.tccd_rss_load_bytes),
@@ -160,7 +175,8 @@ std::string ToJsonLine(const EchoRunFigures& f) {
       ",\"p99_ms\":", JsonNumber(f.p99_ms),
       ",\"cpu_us_per_rpc\":", JsonNumber(f.cpu_us_per_rpc),
       ",\"cores_busy\":", JsonNumber(f.cores_busy),
-      ",\"foreign_cores\":", JsonNumber(f.foreign_cores), "}");
+      ",\"foreign_cores\":", JsonNumber(f.foreign_cores),
+      ",\"idle_cores\":", JsonNumber(f.idle_cores), "}");
 }
 
 std::string ToJsonLine(const MemoryFigures& f) {
@@ -182,6 +198,20 @@ std::string ToJsonLine(const EfficiencyFigures& f) {
       ",\"echo_rpc_per_s\":", JsonNumber(f.echo_rpc_per_s),
       ",\"echo_concurrency\":", f.echo_concurrency,
       ",\"efficiency\":", JsonNumber(f.efficiency), ",\"pair\":", f.pair, "}");
+}
+
+std::string ToJsonLine(const DiskProbeFigures& f) {
+  return absl::StrCat(
+      kJsonPrefix, "{\"kind\":\"disk\",\"when\":", JsonString(f.when),
+      ",\"seconds\":", JsonNumber(f.seconds), ",\"syncs\":", f.syncs,
+      ",\"record_bytes\":", f.record_bytes,
+      ",\"p50_ms\":", JsonNumber(f.p50_ms),
+      ",\"p99_ms\":", JsonNumber(f.p99_ms),
+      ",\"p999_ms\":", JsonNumber(f.p999_ms),
+      ",\"max_ms\":", JsonNumber(f.max_ms), ",\"stalls\":", f.stalls,
+      ",\"stall_threshold_ms\":", JsonNumber(kStallMillis),
+      ",\"stalled_ms\":", JsonNumber(f.stalled_ms),
+      ",\"stalled_share\":", JsonNumber(f.stalled_share), "}");
 }
 
 }  // namespace tcc::bench

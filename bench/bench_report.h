@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "disk_probe.h"
+
 namespace tcc::bench {
 
 // Figures of one transaction run (one branch count, one concurrency). CPU
@@ -39,6 +41,11 @@ struct TxRunFigures {
   // Cores kept busy by processes outside the benchmark (other load on the
   // machine) during the window.
   double foreign_cores = -1;
+  // Cores busy with nothing (idle or waiting for I/O) during the window:
+  // the machine's CPUs less everything busy. Under a load that could use
+  // every core, this is time the transactions spent waiting, mostly for
+  // fsyncs (see DiskProbeFigures).
+  double idle_cores = -1;
   // tccd's resident set before the run and (median) during the window. The
   // growth is mostly RocksDB's memtable filling with the run's writes; see
   // MemoryFigures for the cost of a transaction in flight.
@@ -77,6 +84,7 @@ struct EchoRunFigures {
   double cpu_us_per_rpc = -1;  // echo server + client
   double cores_busy = -1;
   double foreign_cores = -1;  // as in TxRunFigures
+  double idle_cores = -1;     // as in TxRunFigures
 };
 
 // Efficiency of one branch count at its best concurrency.
@@ -103,6 +111,8 @@ std::string MemoryTableHeader();
 std::string MemoryTableRow(const MemoryFigures& f);
 std::string EfficiencyTableHeader();
 std::string EfficiencyTableRow(const EfficiencyFigures& f);
+std::string DiskProbeTableHeader();
+std::string DiskProbeTableRow(const DiskProbeFigures& f);
 // A paired round: the efficiency with both runs' CPU and other load.
 std::string PairTableHeader();
 std::string PairTableRow(const EfficiencyFigures& e, const TxRunFigures& tx,
@@ -110,11 +120,12 @@ std::string PairTableRow(const EfficiencyFigures& e, const TxRunFigures& tx,
 
 // One line of JSON per run, prefixed "BENCH_JSON " so that tools can grep
 // the output: {"kind":"tx",...}, {"kind":"echo",...},
-// {"kind":"memory",...}, {"kind":"efficiency",...}.
+// {"kind":"memory",...}, {"kind":"efficiency",...}, {"kind":"disk",...}.
 std::string ToJsonLine(const TxRunFigures& f);
 std::string ToJsonLine(const EchoRunFigures& f);
 std::string ToJsonLine(const MemoryFigures& f);
 std::string ToJsonLine(const EfficiencyFigures& f);
+std::string ToJsonLine(const DiskProbeFigures& f);
 
 }  // namespace tcc::bench
 

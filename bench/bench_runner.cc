@@ -74,6 +74,18 @@ double BenchRunner::ForeignCores(const CpuSample& before,
   return std::max(0.0, absl::FDivDuration(foreign, window));
 }
 
+double BenchRunner::IdleCores(const CpuSample& before, const CpuSample& after,
+                              absl::Duration window) {
+  if (window <= absl::ZeroDuration() || after.machine <= before.machine) {
+    return -1;
+  }
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cpus <= 0) return -1;
+  const double busy =
+      absl::FDivDuration(after.machine - before.machine, window);
+  return std::max(0.0, static_cast<double>(cpus) - busy);
+}
+
 bool BenchRunner::Drive(ClosedLoop& loop, pid_t rss_pid, CpuSample* before,
                         CpuSample* after, std::vector<int64_t>* rss_samples) {
   loop.Start();
@@ -178,6 +190,7 @@ absl::StatusOr<TxRunFigures> BenchRunner::RunTransactions(
     f.tccd_rss_load_bytes = Median(rss_samples);
     f.foreign_cores = ForeignCores(before, after, counts.window);
   }
+  f.idle_cores = IdleCores(before, after, counts.window);
   return f;
 }
 
@@ -328,6 +341,7 @@ absl::StatusOr<EchoRunFigures> BenchRunner::RunEchoAt(const std::string& target,
       (after.echo - before.echo) + (after.client - before.client);
   f.cpu_us_per_rpc = MicrosPer(cpu, f.ok);
   f.foreign_cores = ForeignCores(before, after, counts.window);
+  f.idle_cores = IdleCores(before, after, counts.window);
   if (counts.window > absl::ZeroDuration())
     f.cores_busy = absl::FDivDuration(cpu, counts.window);
   return f;

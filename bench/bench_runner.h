@@ -76,6 +76,10 @@ class BenchRunner {
   // samples: a run with a high figure measured a shared machine.
   static double ForeignCores(const CpuSample& before, const CpuSample& after,
                              absl::Duration window);
+  // Cores busy with nothing between the samples: the machine's CPUs less
+  // the busy time of every process.
+  static double IdleCores(const CpuSample& before, const CpuSample& after,
+                          absl::Duration window);
   CpuSample SampleCpu() const;
   // Runs `loop` through warm-up and the measurement window, taking CPU
   // samples at the window's edges and RSS samples of `rss_pid` (if > 0)

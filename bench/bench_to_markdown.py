@@ -29,12 +29,24 @@ def fmt(value, digits=0):
 
 def main(paths):
     runs = list(records(paths))
+    disk = [r for r in runs if r["kind"] == "disk"]
+    if disk:
+        print("| disk probe | synced appends | bytes | p50 ms | p99 ms "
+              "| p99.9 ms | max ms | stalls (> 10 ms) | time stalled |")
+        print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+        for r in disk:
+            print(f"| {r['when']} | {fmt(r['syncs'])} | {r['record_bytes']} "
+                  f"| {fmt(r['p50_ms'], 3)} | {fmt(r['p99_ms'], 3)} "
+                  f"| {fmt(r['p999_ms'], 3)} | {fmt(r['max_ms'], 1)} "
+                  f"| {r['stalls']} | {fmt(r['stalled_ms'])} ms "
+                  f"({100 * r['stalled_share']:.1f} %) |")
+        print()
     tx = [r for r in runs if r["kind"] == "tx"]
     if tx:
         print("| mode | branches | clients | tx/s | p50 ms | p90 ms | p99 ms "
               "| p99.9 ms | aborts | CPU µs/tx (tccd + participants + "
-              "client) | tccd RSS MiB | other load (cores) |")
-        print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+              "client) | tccd RSS MiB | other load (cores) | idle (cores) |")
+        print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
         for r in tx:
             cpu = (f"{fmt(r['cpu_us_per_tx'])} ({fmt(r['coordinator_cpu_us_per_tx'])}"
                    f" + {fmt(r['participants_cpu_us_per_tx'])}"
@@ -45,20 +57,22 @@ def main(paths):
                   f"| {fmt(r['p90_ms'], 2)} | {fmt(r['p99_ms'], 2)} "
                   f"| {fmt(r['p999_ms'], 2)} | {100 * r['abort_rate']:.2f}% "
                   f"| {cpu} | {fmt(rss / 1048576 if rss else None, 1)} "
-                  f"| {fmt(r.get('foreign_cores'), 2)} |")
+                  f"| {fmt(r.get('foreign_cores'), 2)} "
+                  f"| {fmt(r.get('idle_cores'), 2)} |")
         print()
     echo = [r for r in runs if r["kind"] == "echo"]
     if echo:
         print("| server | echo clients | RPC/s | p50 ms | p99 ms "
-              "| CPU µs/RPC | other load (cores) |")
-        print("|---|--:|--:|--:|--:|--:|--:|")
+              "| CPU µs/RPC | other load (cores) | idle (cores) |")
+        print("|---|--:|--:|--:|--:|--:|--:|--:|")
         for r in echo:
             server = ("in the client's process" if r.get("in_process")
                       else "echo process")
             print(f"| {server} | {r['concurrency']} | {fmt(r['rpc_per_s'])} "
                   f"| {fmt(r['p50_ms'], 3)} | {fmt(r['p99_ms'], 3)} "
                   f"| {fmt(r['cpu_us_per_rpc'], 1)} "
-                  f"| {fmt(r.get('foreign_cores'), 2)} |")
+                  f"| {fmt(r.get('foreign_cores'), 2)} "
+                  f"| {fmt(r.get('idle_cores'), 2)} |")
         print()
     memory = [r for r in runs if r["kind"] == "memory"]
     if memory:

@@ -42,6 +42,7 @@
 #include "bench_cluster.h"
 #include "bench_report.h"
 #include "bench_runner.h"
+#include "disk_probe.h"
 #include "workloads.h"
 
 ABSL_FLAG(std::string, mode, "tcc",
@@ -90,6 +91,13 @@ ABSL_FLAG(int32_t, memory_probe_concurrency, 0,
           "--concurrency.");
 ABSL_FLAG(absl::Duration, memory_probe_hold, absl::Seconds(2),
           "How late the probe's participant answers Try.");
+ABSL_FLAG(absl::Duration, disk_probe, absl::Seconds(5),
+          "Before the cluster starts and after it stops, append small records "
+          "with an fdatasync after each, alone, for this long, in the work "
+          "directory: the disk's fsync latency and its stalls (syncs over "
+          "10 ms) without the benchmark. 0: no probe.");
+ABSL_FLAG(int32_t, disk_probe_bytes, 256,
+          "Bytes appended per synced write of the disk probe.");
 ABSL_FLAG(double, max_other_cores, 0.15,
           "A run during which processes outside the benchmark kept more "
           "cores busy than this is repeated (see --other_load_retries).");
@@ -208,6 +216,8 @@ struct Plan {
   int paired_rounds = 0;
   bool echo_in_process = false;
   bool sweep_all_branches = false;
+  absl::Duration disk_probe;
+  int disk_probe_bytes = 256;
 };
 
 EfficiencyFigures Efficiency(const TxRunFigures& tx,
@@ -360,6 +370,24 @@ absl::StatusOr<int64_t> RunPlan(const Plan& plan, BenchRunner& runner,
   return committed;
 }
 
+// Runs the disk probe (if the plan has one) and prints its figures. A failed
+// probe is reported, not fatal: the benchmark itself needs no probe.
+void ProbeDiskAndPrint(const Plan& plan, const std::string& dir,
+                       const char* when, Output& out) {
+  if (plan.disk_probe <= absl::ZeroDuration()) return;
+  absl::StatusOr<DiskProbeFigures> f =
+      ProbeDisk(dir, plan.disk_probe, plan.disk_probe_bytes);
+  if (!f.ok()) {
+    out.Line(absl::StrCat("disk probe ", when, ": ", f.status().message()));
+    return;
+  }
+  f->when = when;
+  out.Line(DiskProbeTableHeader());
+  out.Line(DiskProbeTableRow(*f));
+  out.Json(ToJsonLine(*f));
+  out.Line("");
+}
+
 int Main() {
   const bool smoke = absl::GetFlag(FLAGS_smoke);
   Plan plan;
@@ -372,6 +400,8 @@ int Main() {
       smoke ? 0 : std::max(0, absl::GetFlag(FLAGS_paired_rounds));
   plan.echo_in_process = !smoke && absl::GetFlag(FLAGS_echo_in_process);
   plan.sweep_all_branches = absl::GetFlag(FLAGS_sweep_all_branches);
+  plan.disk_probe = absl::GetFlag(FLAGS_disk_probe);
+  plan.disk_probe_bytes = absl::GetFlag(FLAGS_disk_probe_bytes);
   RunOptions run_options;
   run_options.payload_bytes = absl::GetFlag(FLAGS_payload_bytes);
   run_options.client_channels = absl::GetFlag(FLAGS_client_channels);
@@ -384,6 +414,7 @@ int Main() {
     run_options.duration = absl::Seconds(2);
     plan.memory_probe_concurrency = 4;
     plan.memory_probe_hold = absl::Seconds(1);
+    plan.disk_probe = std::min(plan.disk_probe, absl::Milliseconds(300));
   } else {
     absl::StatusOr<std::vector<int>> branches =
         ParseIntList("branches", absl::GetFlag(FLAGS_branches));
@@ -468,6 +499,8 @@ int Main() {
       " grpc_retries(client,tccd)=", run_options.client_grpc_retries, ",",
       cluster_options.participant_grpc_retries,
       " cpus=", std::thread::hardware_concurrency(), " work_dir=", *work_dir));
+  out.Line("");
+  ProbeDiskAndPrint(plan, *work_dir, "before", out);
   absl::StatusOr<std::unique_ptr<BenchCluster>> cluster =
       BenchCluster::Start(cluster_options);
   if (!cluster.ok()) {
@@ -496,6 +529,10 @@ int Main() {
   absl::StatusOr<int64_t> committed = RunPlan(plan, runner, out);
   const bool clean_exit = (*cluster)->Stop();
   cluster->reset();
+  if (committed.ok()) {
+    out.Line("");
+    ProbeDiskAndPrint(plan, *work_dir, "after", out);
+  }
 
   bool ok = committed.ok() && clean_exit && (!smoke || *committed > 0);
   if (!committed.ok()) {
