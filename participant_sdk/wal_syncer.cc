@@ -6,7 +6,11 @@
 
 namespace tcc::participant::internal {
 
-WalSyncer::WalSyncer(rocksdb::DB* db) : db_(db), thread_([this] { Loop(); }) {}
+WalSyncer::WalSyncer(rocksdb::DB* db) : db_(db) {
+  db_->GetIntProperty("rocksdb.background-errors",
+                      &background_errors_at_start_);
+  thread_ = std::thread([this] { Loop(); });
+}
 
 WalSyncer::~WalSyncer() {
   {
@@ -17,8 +21,20 @@ WalSyncer::~WalSyncer() {
 }
 
 void WalSyncer::AfterSync(absl::AnyInvocable<void(absl::Status) &&> done) {
+  absl::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    if (syncing_ || !waiters_.empty() || stopping_) {
+      waiters_.push_back(std::move(done));
+      return;
+    }
+    syncing_ = true;
+    status = failed_;
+  }
+  status = Sync(std::move(status));
+  std::move(done)(std::move(status));
   absl::MutexLock lock(&mu_);
-  waiters_.push_back(std::move(done));
+  syncing_ = false;  // the loop takes whoever queued meanwhile
 }
 
 void WalSyncer::MarkWriteFailed(absl::Status status) {
@@ -26,15 +42,33 @@ void WalSyncer::MarkWriteFailed(absl::Status status) {
   if (failed_.ok()) failed_ = std::move(status);
 }
 
+absl::Status WalSyncer::Sync(absl::Status status) {
+  if (!status.ok()) return status;
+  // A round whose waiters saw nothing newer (only reads of synced records)
+  // needs no fsync: the sequence number is published only after the write
+  // is in the WAL file.
+  const rocksdb::SequenceNumber latest = db_->GetLatestSequenceNumber();
+  uint64_t background_errors = 0;
+  db_->GetIntProperty("rocksdb.background-errors", &background_errors);
+  if (background_errors > background_errors_at_start_) {
+    status = absl::UnavailableError(
+        "barrier store: a RocksDB write failed; not syncing (restart the "
+        "process to recover)");
+  } else if (!synced_once_ || latest != synced_) {
+    status = FromRocksDbStatus(db_->SyncWAL(), "sync barrier store WAL");
+    if (status.ok()) {
+      synced_ = latest;
+      synced_once_ = true;
+    }
+  }
+  if (!status.ok()) {
+    absl::MutexLock lock(&mu_);
+    if (failed_.ok()) failed_ = status;
+  }
+  return status;
+}
+
 void WalSyncer::Loop() {
-  // The last sequence number known to be on disk (none yet: what recovery
-  // found may still be only in the page cache). A round whose waiters saw
-  // nothing newer (only reads of synced records) needs no fsync: the
-  // sequence number is published only after the write is in the WAL file.
-  rocksdb::SequenceNumber synced = 0;
-  bool synced_once = false;
-  uint64_t background_errors_at_start = 0;
-  db_->GetIntProperty("rocksdb.background-errors", &background_errors_at_start);
   std::vector<Waiter> batch;
   for (;;) {
     absl::Status status;
@@ -42,36 +76,19 @@ void WalSyncer::Loop() {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
           +[](WalSyncer* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-            return s->stopping_ || !s->waiters_.empty();
+            return !s->syncing_ && (s->stopping_ || !s->waiters_.empty());
           },
           this));
       if (waiters_.empty()) return;  // stopping, nobody left to answer
       batch.swap(waiters_);
+      syncing_ = true;
       status = failed_;
     }
-    if (status.ok()) {
-      const rocksdb::SequenceNumber latest = db_->GetLatestSequenceNumber();
-      uint64_t background_errors = 0;
-      db_->GetIntProperty("rocksdb.background-errors", &background_errors);
-      if (background_errors > background_errors_at_start) {
-        status = absl::UnavailableError(
-            "barrier store: a RocksDB write failed; not syncing (restart the "
-            "process to recover)");
-        absl::MutexLock lock(&mu_);
-        if (failed_.ok()) failed_ = status;
-      } else if (!synced_once || latest != synced) {
-        status = FromRocksDbStatus(db_->SyncWAL(), "sync barrier store WAL");
-        if (status.ok()) {
-          synced = latest;
-          synced_once = true;
-        } else {
-          absl::MutexLock lock(&mu_);
-          failed_ = status;
-        }
-      }
-    }
+    status = Sync(std::move(status));
     for (Waiter& waiter : batch) std::move(waiter)(status);
     batch.clear();
+    absl::MutexLock lock(&mu_);
+    syncing_ = false;
   }
 }
 

@@ -14,7 +14,12 @@ namespace tcc::participant::internal {
 // Group commit for writes made with WriteOptions::sync = false: one thread
 // calls DB::SyncWAL() for every batch of waiters that queued while the
 // previous sync ran, so that N concurrent commits cost one fsync and no
-// thread blocks in the write path while the disk works.
+// thread blocks in the write path while the disk works under load.
+//
+// When no sync is running and nobody is queued (a light load), the caller
+// of AfterSync() syncs itself instead: waking the sync thread would cost a
+// hand-off (on a virtual machine, often an inter-processor interrupt) on
+// every call's path, and there is nothing to group.
 //
 // Why it is enough: RocksDB appends a write to the WAL file before the write
 // becomes visible (memtable insert, then the last sequence number is
@@ -37,9 +42,13 @@ class WalSyncer {
   // Syncs once more for the waiters still queued, calls them, joins.
   ~WalSyncer();
 
-  // Calls `done` on the syncer's thread once everything in the WAL when this
-  // call was made is on disk (OK), or with the sync's error. `done` must not
-  // block; it must not call AfterSync() (that would wait for a later sync).
+  // Calls `done` once everything in the WAL when this call was made is on
+  // disk (OK), or with the sync's error: on the syncer's thread when a sync
+  // is running or others are waiting, otherwise on the calling thread, which
+  // then syncs (blocks for an fsync) before AfterSync() returns. So never
+  // call it from a thread that must not block (a gRPC callback thread).
+  // `done` must not block; it must not call AfterSync() (that would wait
+  // for a later sync).
   void AfterSync(absl::AnyInvocable<void(absl::Status) &&> done);
 
   // A write to the WAL failed (`status`, not OK): fail every waiter from
@@ -55,12 +64,24 @@ class WalSyncer {
   using Waiter = absl::AnyInvocable<void(absl::Status) &&>;
 
   void Loop();
+  // One sync for whoever set syncing_ (the loop or an AfterSync() caller),
+  // without mu_ held; `status` is failed_ as read when syncing_ was set.
+  absl::Status Sync(absl::Status status);
 
   rocksdb::DB* const db_;
   absl::Mutex mu_;
   std::vector<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // A sync is running (on the loop or on an AfterSync() caller): callers
+  // queue, and the loop waits for it to end before taking them.
+  bool syncing_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
+  // Touched only by whoever set syncing_. The last sequence number known to
+  // be on disk (none yet: what recovery found may still be only in the
+  // page cache), and RocksDB's background error count at start.
+  rocksdb::SequenceNumber synced_ = 0;
+  bool synced_once_ = false;
+  uint64_t background_errors_at_start_ = 0;
   std::thread thread_;
 };
 

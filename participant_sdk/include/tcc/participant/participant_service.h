@@ -168,9 +168,10 @@ class ParticipantService final : public tcc::v1::Participant::CallbackService {
         return (*handler)(call, txn, out);
       };
       if constexpr (kGroupSync) {
-        // The executor thread moves on; the store's sync thread answers
-        // once the outcome is on disk, together with every other call
-        // that committed meanwhile.
+        // Under load the executor thread moves on and the store's sync
+        // thread answers once the outcome is on disk, together with every
+        // other call that committed meanwhile; when no sync is running or
+        // queued, this thread syncs and answers itself (no hand-off).
         absl::StatusOr<BarrierResult> result =
             store_->RunDeferred(call, phase, body, &reply);
         store_->AfterSync(

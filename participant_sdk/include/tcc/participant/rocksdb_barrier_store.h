@@ -149,11 +149,15 @@ class RocksDbBarrierStore {
                                             Body body, std::string* reply);
 
   // Calls `done` once every commit that returned and every record read
-  // before this call is on disk: with OK, on the store's sync thread (at
-  // once, on the calling thread, when options.sync is false), or with
-  // UNAVAILABLE/INTERNAL if the sync failed. A failed sync is permanent for
-  // this store (every later call gets the error; restart the process, which
-  // recovers what is on disk). `done` must be quick and must not block.
+  // before this call is on disk: with OK, or with UNAVAILABLE/INTERNAL if
+  // the sync failed. A failed sync is permanent for this store (every later
+  // call gets the error; restart the process, which recovers what is on
+  // disk). `done` must be quick and must not block. It runs on the store's
+  // sync thread, with every other call that committed meanwhile, while a
+  // sync is running or others wait for one; otherwise (a light load) on the
+  // calling thread, which syncs itself first, so AfterSync() may block for
+  // an fsync: call it from your own threads, never from a gRPC callback
+  // thread. When options.sync is false, at once on the calling thread.
   void AfterSync(absl::AnyInvocable<void(absl::Status) &&> done);
 
   // Deletes the barrier records of up to `max_records` branches last
