@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "raw_barrier_family.h"
@@ -124,6 +125,80 @@ TEST_F(RocksDbBarrierStoreTest, LockTimeoutAnswersUnavailable) {
   // Nothing was recorded for the timed-out confirm: a retry applies it.
   EXPECT_EQ(Run(call, Phase::kConfirm, confirm_body).value(),
             BarrierResult::kApplied);
+}
+
+// With no sync running and nobody waiting, the caller of AfterSync() syncs
+// and answers itself: no hand-off to the sync thread.
+TEST_F(RocksDbBarrierStoreTest, AfterSyncOnAnIdleStoreAnswersOnTheCaller) {
+  CountingBody body;
+  absl::StatusOr<BarrierResult> result = store_->RunDeferred(
+      Call("g1", "1"), Phase::kTry,
+      [&](LocalTransaction& txn, std::string* out) { return body(txn, out); },
+      nullptr);
+  ASSERT_EQ(result.value(), BarrierResult::kApplied);
+  bool answered = false;
+  std::thread::id answered_on;
+  store_->AfterSync([&](absl::Status status) {
+    EXPECT_TRUE(status.ok()) << status;
+    answered = true;
+    answered_on = std::this_thread::get_id();
+  });
+  EXPECT_TRUE(answered);
+  EXPECT_EQ(answered_on, std::this_thread::get_id());
+}
+
+// While a sync runs, later callers queue and the sync thread answers them
+// with the next sync, in the order they came, without blocking them.
+TEST_F(RocksDbBarrierStoreTest, AfterSyncWhileASyncRunsQueuesForTheSyncThread) {
+  CountingBody body;
+  auto try_branch = [&](const std::string& id) {
+    return store_->RunDeferred(
+        Call("g1", id), Phase::kTry,
+        [&](LocalTransaction& txn, std::string* out) { return body(txn, out); },
+        nullptr);
+  };
+  ASSERT_EQ(try_branch("1").value(), BarrierResult::kApplied);
+  // The first caller syncs itself; its answer waits here, so that its sync
+  // is still "running" for everyone else.
+  absl::Notification first_answering, release_first;
+  std::thread first([&] {
+    store_->AfterSync([&](absl::Status status) {
+      EXPECT_TRUE(status.ok()) << status;
+      first_answering.Notify();
+      release_first.WaitForNotification();
+    });
+  });
+  first_answering.WaitForNotification();
+
+  ASSERT_EQ(try_branch("2").value(), BarrierResult::kApplied);
+  absl::Mutex mu;
+  std::vector<int> answered;
+  std::vector<std::thread::id> answered_on;
+  absl::Notification both_answered;
+  for (int i : {2, 3}) {
+    store_->AfterSync([&, i](absl::Status status) {
+      EXPECT_TRUE(status.ok()) << status;
+      absl::MutexLock lock(&mu);
+      answered.push_back(i);
+      answered_on.push_back(std::this_thread::get_id());
+      if (answered.size() == 2) both_answered.Notify();
+    });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_TRUE(answered.empty()) << "a queued caller was answered at once";
+  }
+  release_first.Notify();
+  first.join();
+  both_answered.WaitForNotification();
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(answered, (std::vector<int>{2, 3}));
+  for (std::thread::id id : answered_on) {
+    EXPECT_NE(id, std::this_thread::get_id());
+  }
+  // Branch 2's record is readable after its answer (and was synced with it).
+  EXPECT_EQ(store_->RecordedPhases("g1", "2").value(),
+            (std::vector<Phase>{Phase::kTry}));
 }
 
 TEST_F(RocksDbBarrierStoreTest, PurgeRemovesOnlyOldRecords) {
