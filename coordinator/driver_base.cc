@@ -81,7 +81,6 @@ void DriverBase::IssueWrite(bool sync, std::vector<WriteDone> dones) {
   // record. record_ keeps the stored version until the write lands.
   const uint64_t stored_version = record_.version();
   LogWrite write = LogWrite::Of(&record_, stored_version, sync);
-  record_.set_version(stored_version);
   context_->log->Write(
       std::move(write),
       [self = shared_from_this(), written = stored_version + 1,

@@ -228,11 +228,13 @@ TransactionLog::~TransactionLog() { Close(); }
 
 LogWrite LogWrite::Of(internal::StoredTransaction* record,
                       uint64_t expected_version, bool sync) {
+  const uint64_t version = record->version();
   record->set_version(expected_version + 1);
   const v1::Transaction& txn = record->txn();
   LogWrite write;
   write.gid = txn.gid();
   write.value = record->SerializeAsString();
+  record->set_version(version);
   write.final_state = IsFinalState(txn.state());
   write.create_unix_ms = txn.create_unix_ms();
   write.finish_unix_ms = txn.finish_unix_ms();

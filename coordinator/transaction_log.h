@@ -23,8 +23,8 @@ namespace tcc::coordinator {
 // the version the writer last saw. Built by Of(), which serializes the record
 // on the caller's thread: the log never holds a copy of the message.
 struct LogWrite {
-  // The write of *record: sets its version to expected_version + 1, the
-  // version the log stores it at, and serializes it.
+  // The write of *record, serialized at version expected_version + 1 (the
+  // version the log stores it at); *record is left as it was.
   // record->txn().create_unix_ms() must be the same in every write of one
   // transaction (the active index is keyed by it).
   static LogWrite Of(internal::StoredTransaction* record,
