@@ -22,6 +22,10 @@ size_t ThreadPool::QueueLength() const {
   return queue_.size();
 }
 
+bool ThreadPool::MayBlockOneThread() const {
+  return threads_.size() > 1 || QueueLength() == 0;
+}
+
 void ThreadPool::Shutdown() {
   {
     absl::MutexLock lock(&mu_);

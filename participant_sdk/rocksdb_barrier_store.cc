@@ -358,12 +358,12 @@ std::unique_ptr<rocksdb::Transaction> RocksDbBarrierStore::BeginTransaction(
 }
 
 void RocksDbBarrierStore::AfterSync(
-    absl::AnyInvocable<void(absl::Status) &&> done) {
+    absl::AnyInvocable<void(absl::Status) &&> done, bool caller_may_sync) {
   if (syncer_ == nullptr) {
     std::move(done)(absl::OkStatus());
     return;
   }
-  syncer_->AfterSync(std::move(done));
+  syncer_->AfterSync(std::move(done), caller_may_sync);
 }
 
 absl::StatusOr<BarrierResult> RocksDbBarrierStore::Run(const BranchCall& call,

@@ -20,11 +20,12 @@ WalSyncer::~WalSyncer() {
   thread_.join();
 }
 
-void WalSyncer::AfterSync(absl::AnyInvocable<void(absl::Status) &&> done) {
+void WalSyncer::AfterSync(absl::AnyInvocable<void(absl::Status) &&> done,
+                          bool caller_may_sync) {
   absl::Status status;
   {
     absl::MutexLock lock(&mu_);
-    if (syncing_ || !waiters_.empty() || stopping_) {
+    if (!caller_may_sync || syncing_ || !waiters_.empty() || stopping_) {
       waiters_.push_back(std::move(done));
       return;
     }

@@ -147,6 +147,31 @@ TEST_F(RocksDbBarrierStoreTest, AfterSyncOnAnIdleStoreAnswersOnTheCaller) {
   EXPECT_EQ(answered_on, std::this_thread::get_id());
 }
 
+// A caller that must not block (other calls wait for its thread) queues for
+// the sync thread even on an idle store, and returns before the answer.
+TEST_F(RocksDbBarrierStoreTest,
+       AfterSyncWithoutCallerMaySyncUsesTheSyncThread) {
+  CountingBody body;
+  absl::StatusOr<BarrierResult> result = store_->RunDeferred(
+      Call("g1", "1"), Phase::kTry,
+      [&](LocalTransaction& txn, std::string* out) { return body(txn, out); },
+      nullptr);
+  ASSERT_EQ(result.value(), BarrierResult::kApplied);
+  absl::Notification answered;
+  std::thread::id answered_on;
+  store_->AfterSync(
+      [&](absl::Status status) {
+        EXPECT_TRUE(status.ok()) << status;
+        answered_on = std::this_thread::get_id();
+        answered.Notify();
+      },
+      /*caller_may_sync=*/false);
+  answered.WaitForNotification();
+  EXPECT_NE(answered_on, std::this_thread::get_id());
+  EXPECT_EQ(store_->RecordedPhases("g1", "1").value(),
+            (std::vector<Phase>{Phase::kTry}));
+}
+
 // While a sync runs, later callers queue and the sync thread answers them
 // with the next sync, in the order they came, without blocking them.
 TEST_F(RocksDbBarrierStoreTest, AfterSyncWhileASyncRunsQueuesForTheSyncThread) {

@@ -19,6 +19,12 @@ class Executor {
   // Runs `fn` later on one of the executor's threads. After Shutdown() began
   // tasks are still accepted and run before Shutdown() returns.
   virtual void Schedule(absl::AnyInvocable<void() &&> fn) = 0;
+  // Whether one of the executor's threads may block for a while (in an
+  // fsync, say) without holding up the tasks that wait for a thread: true
+  // when another thread is left to run them, or none waits. A task about to
+  // block had better hand its wait to another thread otherwise. A hint,
+  // stale as soon as it is read; executors that cannot tell say true.
+  virtual bool MayBlockOneThread() const { return true; }
 };
 
 // A fixed set of threads draining one FIFO queue.
@@ -29,6 +35,8 @@ class ThreadPool final : public Executor {
   ~ThreadPool() override;
 
   void Schedule(absl::AnyInvocable<void() &&> fn) override;
+  // With two threads or more, true; with one, whether nothing is queued.
+  bool MayBlockOneThread() const override;
   // Runs every queued task (including ones queued meanwhile) and joins the
   // threads. Idempotent. Must not be called from a pool thread.
   void Shutdown();

@@ -171,7 +171,9 @@ class ParticipantService final : public tcc::v1::Participant::CallbackService {
         // Under load the executor thread moves on and the store's sync
         // thread answers once the outcome is on disk, together with every
         // other call that committed meanwhile; when no sync is running or
-        // queued, this thread syncs and answers itself (no hand-off).
+        // queued and the executor can spare this thread (another one serves
+        // the queue, or nothing waits), this thread syncs and answers itself
+        // (no hand-off). At most one thread per store syncs at a time.
         absl::StatusOr<BarrierResult> result =
             store_->RunDeferred(call, phase, body, &reply);
         store_->AfterSync(
@@ -179,7 +181,8 @@ class ParticipantService final : public tcc::v1::Participant::CallbackService {
              reply = std::move(reply)](absl::Status synced) mutable {
               if (!synced.ok()) result = std::move(synced);
               Finish(result, std::move(reply), response, reactor);
-            });
+            },
+            /*caller_may_sync=*/executor_->MayBlockOneThread());
       } else {
         absl::StatusOr<BarrierResult> result =
             store_->Run(call, phase, body, &reply);
@@ -193,7 +196,7 @@ class ParticipantService final : public tcc::v1::Participant::CallbackService {
   // (RocksDbBarrierStore::RunDeferred and AfterSync).
   static constexpr bool kGroupSync =
       requires(Store & store, absl::AnyInvocable<void(absl::Status) &&> done) {
-    store.AfterSync(std::move(done));
+    store.AfterSync(std::move(done), true);
   };
 
   static void Finish(const absl::StatusOr<BarrierResult>& result,

@@ -154,11 +154,16 @@ class RocksDbBarrierStore {
   // call gets the error; restart the process, which recovers what is on
   // disk). `done` must be quick and must not block. It runs on the store's
   // sync thread, with every other call that committed meanwhile, while a
-  // sync is running or others wait for one; otherwise (a light load) on the
-  // calling thread, which syncs itself first, so AfterSync() may block for
-  // an fsync: call it from your own threads, never from a gRPC callback
-  // thread. When options.sync is false, at once on the calling thread.
-  void AfterSync(absl::AnyInvocable<void(absl::Status) &&> done);
+  // sync is running or others wait for one, or when `caller_may_sync` is
+  // false; otherwise (a light load) on the calling thread, which syncs
+  // itself first, so AfterSync() may block for an fsync: call it from your
+  // own threads, never from a gRPC callback thread, and pass false when
+  // other work waits for your thread and no other thread serves it (the
+  // only thread of an executor with a queue), or that work waits for the
+  // disk too. When options.sync is false, at
+  // once on the calling thread.
+  void AfterSync(absl::AnyInvocable<void(absl::Status) &&> done,
+                 bool caller_may_sync = true);
 
   // Deletes the barrier records of up to `max_records` branches last
   // written before `cutoff`, oldest first, in one synced write, and returns

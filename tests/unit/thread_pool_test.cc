@@ -1,0 +1,77 @@
+#include "tcc/common/thread_pool.h"
+
+#include <vector>
+
+#include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+
+namespace tcc {
+namespace {
+
+TEST(ThreadPoolTest, RunsEveryTaskInOrderOnOneThread) {
+  absl::Mutex mu;
+  std::vector<int> ran;
+  {
+    ThreadPool pool("test", 1);
+    for (int i = 0; i < 100; ++i) {
+      pool.Schedule([&, i] {
+        absl::MutexLock lock(&mu);
+        ran.push_back(i);
+      });
+    }
+  }  // Shutdown() runs what is queued
+  ASSERT_EQ(ran.size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(ran[i], i);
+}
+
+// MayBlockOneThread() tells a task whether it may block (for an fsync)
+// without holding up the tasks queued behind it.
+TEST(ThreadPoolTest, TheOnlyThreadMayBlockOnlyWhenNothingIsQueued) {
+  ThreadPool pool("test", 1);
+  Executor& executor = pool;
+  EXPECT_TRUE(executor.MayBlockOneThread());
+
+  absl::Notification running, release;
+  pool.Schedule([&] {
+    running.Notify();
+    release.WaitForNotification();
+  });
+  running.WaitForNotification();
+  EXPECT_TRUE(executor.MayBlockOneThread()) << "nothing waits for the thread";
+
+  absl::Notification second_ran;
+  bool second_may_block = false;
+  pool.Schedule([&] {
+    second_may_block = executor.MayBlockOneThread();
+    second_ran.Notify();
+  });
+  EXPECT_EQ(pool.QueueLength(), 1u);
+  EXPECT_FALSE(executor.MayBlockOneThread());
+
+  release.Notify();
+  second_ran.WaitForNotification();
+  EXPECT_TRUE(second_may_block) << "nothing was queued behind it";
+}
+
+// With two threads, one may block: the other runs what is queued.
+TEST(ThreadPoolTest, OneOfTwoThreadsMayBlockWhileTasksAreQueued) {
+  ThreadPool pool("test", 2);
+  absl::Notification release;
+  absl::BlockingCounter both_running(2);
+  for (int i = 0; i < 2; ++i) {
+    pool.Schedule([&] {
+      both_running.DecrementCount();
+      release.WaitForNotification();
+    });
+  }
+  both_running.Wait();
+  pool.Schedule([] {});
+  EXPECT_EQ(pool.QueueLength(), 1u);
+  EXPECT_TRUE(pool.MayBlockOneThread());
+  release.Notify();
+}
+
+}  // namespace
+}  // namespace tcc
