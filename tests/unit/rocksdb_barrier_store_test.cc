@@ -74,6 +74,16 @@ class RocksDbBarrierStoreTest : public ::testing::Test {
         reply);
   }
 
+  // Applies a Try without waiting for the disk (RunDeferred).
+  absl::StatusOr<BarrierResult> TryDeferred(const std::string& gid,
+                                            const std::string& branch_id,
+                                            CountingBody& body) {
+    return store_->RunDeferred(
+        Call(gid, branch_id), Phase::kTry,
+        [&](LocalTransaction& txn, std::string* out) { return body(txn, out); },
+        nullptr);
+  }
+
   testing::ScopedTempDir dir_;
   ManualClock clock_;
   std::unique_ptr<RocksDbBarrierStore> store_;
@@ -131,11 +141,7 @@ TEST_F(RocksDbBarrierStoreTest, LockTimeoutAnswersUnavailable) {
 // and answers itself: no hand-off to the sync thread.
 TEST_F(RocksDbBarrierStoreTest, AfterSyncOnAnIdleStoreAnswersOnTheCaller) {
   CountingBody body;
-  absl::StatusOr<BarrierResult> result = store_->RunDeferred(
-      Call("g1", "1"), Phase::kTry,
-      [&](LocalTransaction& txn, std::string* out) { return body(txn, out); },
-      nullptr);
-  ASSERT_EQ(result.value(), BarrierResult::kApplied);
+  ASSERT_EQ(TryDeferred("g1", "1", body).value(), BarrierResult::kApplied);
   bool answered = false;
   std::thread::id answered_on;
   store_->AfterSync([&](absl::Status status) {
@@ -152,11 +158,7 @@ TEST_F(RocksDbBarrierStoreTest, AfterSyncOnAnIdleStoreAnswersOnTheCaller) {
 TEST_F(RocksDbBarrierStoreTest,
        AfterSyncWithoutCallerMaySyncUsesTheSyncThread) {
   CountingBody body;
-  absl::StatusOr<BarrierResult> result = store_->RunDeferred(
-      Call("g1", "1"), Phase::kTry,
-      [&](LocalTransaction& txn, std::string* out) { return body(txn, out); },
-      nullptr);
-  ASSERT_EQ(result.value(), BarrierResult::kApplied);
+  ASSERT_EQ(TryDeferred("g1", "1", body).value(), BarrierResult::kApplied);
   absl::Notification answered;
   std::thread::id answered_on;
   store_->AfterSync(
@@ -176,13 +178,7 @@ TEST_F(RocksDbBarrierStoreTest,
 // with the next sync, in the order they came, without blocking them.
 TEST_F(RocksDbBarrierStoreTest, AfterSyncWhileASyncRunsQueuesForTheSyncThread) {
   CountingBody body;
-  auto try_branch = [&](const std::string& id) {
-    return store_->RunDeferred(
-        Call("g1", id), Phase::kTry,
-        [&](LocalTransaction& txn, std::string* out) { return body(txn, out); },
-        nullptr);
-  };
-  ASSERT_EQ(try_branch("1").value(), BarrierResult::kApplied);
+  ASSERT_EQ(TryDeferred("g1", "1", body).value(), BarrierResult::kApplied);
   // The first caller syncs itself; its answer waits here, so that its sync
   // is still "running" for everyone else.
   absl::Notification first_answering, release_first;
@@ -195,7 +191,7 @@ TEST_F(RocksDbBarrierStoreTest, AfterSyncWhileASyncRunsQueuesForTheSyncThread) {
   });
   first_answering.WaitForNotification();
 
-  ASSERT_EQ(try_branch("2").value(), BarrierResult::kApplied);
+  ASSERT_EQ(TryDeferred("g1", "2", body).value(), BarrierResult::kApplied);
   absl::Mutex mu;
   std::vector<int> answered;
   std::vector<std::thread::id> answered_on;
