@@ -160,8 +160,7 @@ class RocksDbBarrierStore {
   // own threads, never from a gRPC callback thread, and pass false when
   // other work waits for your thread and no other thread serves it (the
   // only thread of an executor with a queue), or that work waits for the
-  // disk too. When options.sync is false, at
-  // once on the calling thread.
+  // disk too. When options.sync is false, at once on the calling thread.
   void AfterSync(absl::AnyInvocable<void(absl::Status) &&> done,
                  bool caller_may_sync = true);
 
