@@ -50,9 +50,10 @@ class WalSyncer {
   // disk (OK), or with the sync's error: on the syncer's thread when a sync
   // is running, others are waiting or `caller_may_sync` is false, otherwise
   // on the calling thread, which then syncs (blocks for an fsync) before
-  // AfterSync() returns. So never pass `caller_may_sync` from a thread that
-  // must not block (a gRPC callback thread). `done` must not block; it must
-  // not call AfterSync() (that would wait for a later sync).
+  // AfterSync() returns. So pass `caller_may_sync` = false from a thread
+  // that must not block (a gRPC callback thread, or the only thread of an
+  // executor with tasks queued). `done` must not block; it must not call
+  // AfterSync() (that would wait for a later sync).
   void AfterSync(absl::AnyInvocable<void(absl::Status) &&> done,
                  bool caller_may_sync = true);
 
