@@ -51,6 +51,12 @@ ABSL_FLAG(int32_t, executor_threads, 2,
 ABSL_FLAG(bool, sync, true,
           "fsync every commit. Only turn off to measure what durability "
           "costs: a crash may then lose acknowledged branches.");
+ABSL_FLAG(bool, buffer_wal, true,
+          "With --sync: each commit's WAL record waits in memory for the "
+          "group sync, which writes them all at once "
+          "(RocksDbBarrierStoreOptions::buffer_wal_until_sync; every write "
+          "of this participant goes through the barrier store). False: one "
+          "write() per commit.");
 ABSL_FLAG(bool, hash_memtable, true,
           "Keep the business data in a 16 MiB hash memtable (it is only "
           "accessed one key at a time; ReservationColumnFamilyOptions); "
@@ -90,6 +96,7 @@ int RunParticipant(const tcc::StopSignals& stop) {
   tcc::participant::RocksDbBarrierStoreOptions store_options;
   store_options.path = absl::GetFlag(FLAGS_data_dir);
   store_options.sync = absl::GetFlag(FLAGS_sync);
+  store_options.buffer_wal_until_sync = absl::GetFlag(FLAGS_buffer_wal);
   if (absl::GetFlag(FLAGS_hash_memtable)) {
     store_options.business_options =
         tcc::bench::ReservationColumnFamilyOptions();

@@ -230,6 +230,9 @@ absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> RocksDbBarrierStore::Open(
   // with the few executor threads a participant runs, parallel inserts
   // save nothing.
   db_options.allow_concurrent_memtable_write = false;
+  // A commit's WAL record stays in RocksDB's buffer until the sync thread
+  // writes the whole group's (WalSyncer).
+  db_options.manual_wal_flush = options.sync && options.buffer_wal_until_sync;
   if (options.env != nullptr) db_options.env = options.env;
 
   // An existing database must be opened with all its column families.
@@ -329,7 +332,8 @@ RocksDbBarrierStore::RocksDbBarrierStore(
       db_(std::move(db)),
       handles_(std::move(handles)),
       barrier_cf_(barrier_cf),
-      syncer_(options_.sync ? std::make_unique<internal::WalSyncer>(db_.get())
+      syncer_(options_.sync ? std::make_unique<internal::WalSyncer>(
+                                  db_.get(), options_.buffer_wal_until_sync)
                             : nullptr) {}
 
 RocksDbBarrierStore::~RocksDbBarrierStore() {

@@ -6,7 +6,8 @@
 
 namespace tcc::participant::internal {
 
-WalSyncer::WalSyncer(rocksdb::DB* db) : db_(db) {
+WalSyncer::WalSyncer(rocksdb::DB* db, bool buffered_wal)
+    : db_(db), buffered_wal_(buffered_wal) {
   db_->GetIntProperty("rocksdb.background-errors",
                       &background_errors_at_start_);
   thread_ = std::thread([this] { Loop(); });
@@ -18,6 +19,21 @@ WalSyncer::~WalSyncer() {
     stopping_ = true;
   }
   thread_.join();
+  if (!buffered_wal_) return;
+  bool failed;
+  {
+    absl::MutexLock lock(&mu_);
+    failed = !failed_.ok();
+  }
+  // Writes the service made through db() since the last sync. Nothing to
+  // tell anyone if it fails: none of it was acknowledged by the store.
+  if (!failed && !WalFailed()) db_->FlushWAL(false).PermitUncheckedError();
+}
+
+bool WalSyncer::WalFailed() const {
+  uint64_t background_errors = 0;
+  db_->GetIntProperty("rocksdb.background-errors", &background_errors);
+  return background_errors > background_errors_at_start_;
 }
 
 void WalSyncer::AfterSync(absl::AnyInvocable<void(absl::Status) &&> done,
@@ -49,14 +65,14 @@ absl::Status WalSyncer::Sync(absl::Status status) {
   // needs no fsync: the sequence number is published only after the write
   // is in the WAL file.
   const rocksdb::SequenceNumber latest = db_->GetLatestSequenceNumber();
-  uint64_t background_errors = 0;
-  db_->GetIntProperty("rocksdb.background-errors", &background_errors);
-  if (background_errors > background_errors_at_start_) {
+  if (WalFailed()) {
     status = absl::UnavailableError(
         "barrier store: a RocksDB write failed; not syncing (restart the "
         "process to recover)");
   } else if (!synced_once_ || latest != synced_) {
-    status = FromRocksDbStatus(db_->SyncWAL(), "sync barrier store WAL");
+    status = FromRocksDbStatus(
+        buffered_wal_ ? db_->FlushWAL(/*sync=*/true) : db_->SyncWAL(),
+        "sync barrier store WAL");
     if (status.ok()) {
       synced_ = latest;
       synced_once_ = true;

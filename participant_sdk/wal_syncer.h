@@ -30,6 +30,11 @@ namespace tcc::participant::internal {
 // published). A caller that queues after its commit returned, or after it
 // read a record, therefore queues after that record reached the WAL file,
 // and the SyncWAL() that starts after it queued puts the record on disk.
+// With a buffered WAL (manual_wal_flush: the record reaches RocksDB's WAL
+// buffer before it becomes visible, the file only when the buffer is
+// written) each sync is DB::FlushWAL(true) instead: it writes the buffer
+// of the current WAL file, then syncs every WAL file; RocksDB writes the
+// buffer of a WAL file out before it switches to the next one.
 //
 // A failed sync is sticky: that waiter and every later one get the error
 // (the process must restart and recover from what is on disk), because
@@ -39,11 +44,14 @@ namespace tcc::participant::internal {
 // Thread-safe.
 class WalSyncer {
  public:
-  // `db` must outlive the syncer.
-  explicit WalSyncer(rocksdb::DB* db);
+  // `db` must outlive the syncer. `buffered_wal`: `db` was opened with
+  // manual_wal_flush.
+  WalSyncer(rocksdb::DB* db, bool buffered_wal);
   WalSyncer(const WalSyncer&) = delete;
   WalSyncer& operator=(const WalSyncer&) = delete;
-  // Syncs once more for the waiters still queued, calls them, joins.
+  // Syncs once more for the waiters still queued, calls them, joins. With
+  // a buffered WAL, then writes what is left in the buffer to the file
+  // (unless a write or sync failed), as an unbuffered WAL would hold it.
   ~WalSyncer();
 
   // Calls `done` once everything in the WAL when this call was made is on
@@ -74,7 +82,12 @@ class WalSyncer {
   // without mu_ held; `status` is failed_ as read when syncing_ was set.
   absl::Status Sync(absl::Status status);
 
+  // Whether RocksDB's write or sync of the WAL failed (background errors
+  // since start). Never write or sync the WAL after that.
+  bool WalFailed() const;
+
   rocksdb::DB* const db_;
+  const bool buffered_wal_;
   absl::Mutex mu_;
   std::vector<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

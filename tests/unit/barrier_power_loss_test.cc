@@ -286,12 +286,15 @@ class PageCacheWalFileSystem : public rocksdb::FileSystemWrapper {
   PowerLossFileSystem* const power_;
 };
 
+// `buffered`: RocksDbBarrierStoreOptions::buffer_wal_until_sync.
 absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> OpenStore(
-    const std::string& path, rocksdb::Env* env, bool sync) {
+    const std::string& path, rocksdb::Env* env, bool sync,
+    bool buffered = false) {
   RocksDbBarrierStoreOptions options;
   options.path = path;
   options.env = env;
   options.sync = sync;
+  options.buffer_wal_until_sync = buffered;
   return RocksDbBarrierStore::Open(std::move(options));
 }
 
@@ -696,6 +699,8 @@ TEST_P(BarrierPowerLossRandomCutTest,
   // cut falls that many file-system calls later, on a worker or the sync
   // thread: between a WAL append and its sync, say.
   const int cut_delay = static_cast<int>(rng() % 8);
+  // Every other seed with the WAL buffered until each group sync.
+  const bool buffered = GetParam() % 2 == 0;
   ScopedTempDir dir;
   const std::string path = dir.Child("db");
   auto fs = std::make_shared<PowerLossFileSystem>();
@@ -703,7 +708,7 @@ TEST_P(BarrierPowerLossRandomCutTest,
       rocksdb::NewCompositeEnv(std::make_shared<PageCacheWalFileSystem>(fs));
 
   absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> store =
-      OpenStore(path, env.get(), /*sync=*/true);
+      OpenStore(path, env.get(), /*sync=*/true, buffered);
   ASSERT_TRUE(store.ok()) << store.status();
   Workload workload(seed, store->get(), fs.get());
   workload.Start(workers);
@@ -727,12 +732,12 @@ TEST_P(BarrierPowerLossRandomCutTest,
   Survival survival;
   ExpectAcknowledgedCallsSurvived(**reopened, branches, calls, &survival);
   std::printf(
-      "seed %d: %d workers, cut %d calls after ack %d: %zu branches, %zu "
-      "calls, %d acknowledged, %d issued after the cut, %d unacknowledged "
-      "writes lost, %llu bytes dropped\n",
-      GetParam(), workers, cut_delay, cut_after, branches.size(), calls.size(),
-      survival.acknowledged, survival.issued_after_cut,
-      survival.lost_unacknowledged,
+      "seed %d (%s WAL): %d workers, cut %d calls after ack %d: %zu "
+      "branches, %zu calls, %d acknowledged, %d issued after the cut, %d "
+      "unacknowledged writes lost, %llu bytes dropped\n",
+      GetParam(), buffered ? "buffered" : "unbuffered", workers, cut_delay,
+      cut_after, branches.size(), calls.size(), survival.acknowledged,
+      survival.issued_after_cut, survival.lost_unacknowledged,
       static_cast<unsigned long long>(bytes_dropped));
 }
 
@@ -816,10 +821,21 @@ TEST(BarrierPowerLossTest, UnsyncedStoreLosesAcknowledgedTry) {
   ExpectTried(**reopened, blocking, false);
 }
 
+// The tests below run with the WAL written at each commit (false) and
+// buffered until each group sync (true, buffer_wal_until_sync).
+class BarrierPowerLossWalTest : public ::testing::TestWithParam<bool> {};
+
+INSTANTIATE_TEST_SUITE_P(Wal, BarrierPowerLossWalTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Buffered" : "Unbuffered";
+                         });
+
 // With the sync thread, a Try acknowledged through AfterSync() survives the
 // cut, while a later one, committed but never passed to AfterSync() (so
-// never synced), is lost: the cut fell inside the same WAL.
-TEST(BarrierPowerLossTest, SyncedTrySurvivesAndUnsyncedNeighbourIsLost) {
+// never synced), is lost: the cut fell inside the same WAL (unbuffered), or
+// the record never left the process (buffered).
+TEST_P(BarrierPowerLossWalTest, SyncedTrySurvivesAndUnsyncedNeighbourIsLost) {
+  const bool buffered = GetParam();
   ScopedTempDir dir;
   const std::string path = dir.Child("db");
   auto fs = std::make_shared<PowerLossFileSystem>();
@@ -828,7 +844,7 @@ TEST(BarrierPowerLossTest, SyncedTrySurvivesAndUnsyncedNeighbourIsLost) {
   const Branch unsynced = TestBranch("unsynced");
   {
     absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> store =
-        OpenStore(path, env.get(), /*sync=*/true);
+        OpenStore(path, env.get(), /*sync=*/true, buffered);
     ASSERT_TRUE(store.ok()) << store.status();
     EXPECT_EQ(TryDeferred(**store, synced).value(), BarrierResult::kApplied);
     ASSERT_TRUE(AwaitSync(**store).ok());
@@ -840,7 +856,12 @@ TEST(BarrierPowerLossTest, SyncedTrySurvivesAndUnsyncedNeighbourIsLost) {
   absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> reopened =
       ReopenAfterLoss(*fs, path, &bytes_dropped);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
-  EXPECT_GT(bytes_dropped, 0u);
+  // Buffered, the unsynced record was never written to the file.
+  if (buffered) {
+    EXPECT_EQ(bytes_dropped, 0u);
+  } else {
+    EXPECT_GT(bytes_dropped, 0u);
+  }
   ExpectTried(**reopened, synced, true);
   ExpectTried(**reopened, unsynced, false);
   std::string reply;
@@ -853,7 +874,7 @@ TEST(BarrierPowerLossTest, SyncedTrySurvivesAndUnsyncedNeighbourIsLost) {
 // even for answers that wrote nothing and rest on records synced before.
 // RunDeferred() may itself fail once the power is out; nothing may be
 // reported OK.
-TEST(BarrierPowerLossTest, FailedSyncIsReportedAndSticky) {
+TEST_P(BarrierPowerLossWalTest, FailedSyncIsReportedAndSticky) {
   ScopedTempDir dir;
   const std::string path = dir.Child("db");
   auto fs = std::make_shared<PowerLossFileSystem>();
@@ -869,7 +890,7 @@ TEST(BarrierPowerLossTest, FailedSyncIsReportedAndSticky) {
   };
   {
     absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> store =
-        OpenStore(path, env.get(), /*sync=*/true);
+        OpenStore(path, env.get(), /*sync=*/true, GetParam());
     ASSERT_TRUE(store.ok()) << store.status();
     RocksDbBarrierStore& s = **store;
     EXPECT_EQ(TryBlocking(s, synced).value(), BarrierResult::kApplied);
@@ -932,6 +953,46 @@ TEST(BarrierPowerLossTest, FailedWalAppendThenSyncIsReported) {
   fs->LosePower();
   EXPECT_FALSE(TryDeferred(**store, TestBranch("late")).ok());
   EXPECT_FALSE(AwaitSync(**store).ok());
+}
+
+// With the WAL buffered, the append happens in the sync: the commit
+// succeeds, its sync fails (FlushWAL() fails to write the buffer, and
+// RocksDB stops the database), and nothing later is acknowledged. Neither
+// the failed write nor the calls after it may abort the process (RocksDB
+// built with assertions aborts when a WAL file that failed a write is
+// written or synced again).
+TEST(BarrierPowerLossTest, FailedBufferedWalWriteIsReportedAndSticky) {
+  ScopedTempDir dir;
+  const std::string path = dir.Child("db");
+  auto fs = std::make_shared<PowerLossFileSystem>();
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  const Branch synced = TestBranch("synced");
+  const Branch late = TestBranch("late");
+  const Branch later = TestBranch("later");
+  {
+    absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> store =
+        OpenStore(path, env.get(), /*sync=*/true, /*buffered=*/true);
+    ASSERT_TRUE(store.ok()) << store.status();
+    RocksDbBarrierStore& s = **store;
+    EXPECT_EQ(TryBlocking(s, synced).value(), BarrierResult::kApplied);
+    fs->LosePower();
+    EXPECT_EQ(TryDeferred(s, late).value(), BarrierResult::kApplied);
+    EXPECT_FALSE(AwaitSync(s).ok());
+    absl::StatusOr<BarrierResult> write = TryDeferred(s, later);
+    EXPECT_FALSE(AwaitSync(s).ok());
+    if (!write.ok()) {
+      EXPECT_EQ(write.status().code(), absl::StatusCode::kUnavailable)
+          << write.status();
+    }
+    std::string reply;
+    EXPECT_FALSE(TryBlocking(s, synced, &reply).ok());
+  }
+  absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> reopened =
+      ReopenAfterLoss(*fs, path);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  ExpectTried(**reopened, synced, true);
+  ExpectTried(**reopened, late, false);
+  ExpectTried(**reopened, later, false);
 }
 
 // Open() converts barrier records of the per-phase layout in synced batches

@@ -32,6 +32,17 @@ struct RocksDbBarrierStoreOptions {
   // should turn it off (a crash may then lose branches the coordinator was
   // told were done). Fixed at Open().
   bool sync = true;
+  // With sync: keep each commit's WAL record in the store's memory until
+  // the next group sync writes all of them with one write() and syncs them
+  // (RocksDB's manual_wal_flush), instead of one write() per commit (~5 %
+  // of a busy participant's CPU, docs/BENCHMARKS.md). Run()'s guarantee
+  // is the same: nothing is answered before it is on disk. What changes is
+  // the service's own writes through db() with WriteOptions::sync = false:
+  // they stay in the process until the store's next sync (or its
+  // destruction), so a crash of the process, not only a power cut, loses
+  // them; make writes that must survive with sync = true. Default false.
+  // Ignored without sync. Fixed at Open().
+  bool buffer_wal_until_sync = false;
   // How long Run() waits for the locks of a branch (or of business keys the
   // handler reads with GetForUpdate) before giving up with UNAVAILABLE.
   // Default 5 s. Fixed at Open().
@@ -109,7 +120,8 @@ class RocksDbBarrierStore {
   // The underlying database, for the service's own reads and for writes that
   // are not part of a branch (for example creating accounts at start-up).
   // Owned by the store; valid for the store's lifetime. Barrier records must
-  // only be touched through this class.
+  // only be touched through this class. See buffer_wal_until_sync for what
+  // a crash does to writes made here without WriteOptions::sync.
   rocksdb::TransactionDB* db() const { return db_.get(); }
 
   // Applies one phase of `call` at most once, following the barrier rules
