@@ -19,21 +19,6 @@ WalSyncer::~WalSyncer() {
     stopping_ = true;
   }
   thread_.join();
-  if (!buffered_wal_) return;
-  bool failed;
-  {
-    absl::MutexLock lock(&mu_);
-    failed = !failed_.ok();
-  }
-  // Writes the service made through db() since the last sync. Nothing to
-  // tell anyone if it fails: none of it was acknowledged by the store.
-  if (!failed && !WalFailed()) db_->FlushWAL(false).PermitUncheckedError();
-}
-
-bool WalSyncer::WalFailed() const {
-  uint64_t background_errors = 0;
-  db_->GetIntProperty("rocksdb.background-errors", &background_errors);
-  return background_errors > background_errors_at_start_;
 }
 
 void WalSyncer::AfterSync(absl::AnyInvocable<void(absl::Status) &&> done,
@@ -63,9 +48,12 @@ absl::Status WalSyncer::Sync(absl::Status status) {
   if (!status.ok()) return status;
   // A round whose waiters saw nothing newer (only reads of synced records)
   // needs no fsync: the sequence number is published only after the write
-  // is in the WAL file.
+  // is in the WAL file (buffered: in the WAL buffer, which the next
+  // FlushWAL() writes).
   const rocksdb::SequenceNumber latest = db_->GetLatestSequenceNumber();
-  if (WalFailed()) {
+  uint64_t background_errors = 0;
+  db_->GetIntProperty("rocksdb.background-errors", &background_errors);
+  if (background_errors > background_errors_at_start_) {
     status = absl::UnavailableError(
         "barrier store: a RocksDB write failed; not syncing (restart the "
         "process to recover)");

@@ -49,9 +49,9 @@ class WalSyncer {
   WalSyncer(rocksdb::DB* db, bool buffered_wal);
   WalSyncer(const WalSyncer&) = delete;
   WalSyncer& operator=(const WalSyncer&) = delete;
-  // Syncs once more for the waiters still queued, calls them, joins. With
-  // a buffered WAL, then writes what is left in the buffer to the file
-  // (unless a write or sync failed), as an unbuffered WAL would hold it.
+  // Syncs once more for the waiters still queued, calls them, joins.
+  // (Closing the database writes what is left in a buffered WAL to the
+  // file, as an unbuffered one would hold it: wal_crash_test.)
   ~WalSyncer();
 
   // Calls `done` once everything in the WAL when this call was made is on
@@ -81,10 +81,6 @@ class WalSyncer {
   // One sync for whoever set syncing_ (the loop or an AfterSync() caller),
   // without mu_ held; `status` is failed_ as read when syncing_ was set.
   absl::Status Sync(absl::Status status);
-
-  // Whether RocksDB's write or sync of the WAL failed (background errors
-  // since start). Never write or sync the WAL after that.
-  bool WalFailed() const;
 
   rocksdb::DB* const db_;
   const bool buffered_wal_;

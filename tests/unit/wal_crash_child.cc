@@ -5,7 +5,8 @@
 //   wal_crash_child --path=DIR --buffered=true|false --prefix=P
 //       --acks_file=PATH [--workers=N]
 //       [--unsynced=K: acknowledge each Try when it is committed, before any
-//        sync (what no participant may do), stop after K and wait]
+//        sync (what no participant may do), stop after K and wait; with
+//        --close=true, close the store and exit 0 instead]
 //
 // Try number i is branch (P-i, "1"); its business key is "biz/P-i".
 
@@ -94,6 +95,10 @@ int Main(int argc, char** argv) {
         return 1;
       }
       Acknowledge(fd, i);
+    }
+    if (flags["close"] == "true") {
+      store->reset();
+      return 0;
     }
     for (;;) pause();
   }

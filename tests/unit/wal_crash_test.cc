@@ -4,6 +4,8 @@
 // (wal_crash_child) runs Tries until it is killed; every Try it
 // acknowledged must be in the store afterwards, with its business key.
 
+#include <sys/wait.h>
+
 #include <fstream>
 #include <set>
 #include <string>
@@ -159,6 +161,31 @@ TEST_P(WalCrashTest, CommitsNotYetSyncedAndTheProcessKilled) {
     if (Tried(**store, "u", n)) ++survived;
   }
   EXPECT_EQ(survived, buffered ? 0 : kTries);
+}
+
+// A store closed normally leaves nothing in its buffer: Tries committed and
+// never synced are in the WAL file afterwards, as they would be unbuffered.
+TEST_P(WalCrashTest, CommitsNotYetSyncedAndTheStoreClosed) {
+  constexpr int kTries = 50;
+  ScopedTempDir dir;
+  const std::string path = dir.Child("db");
+  {
+    Subprocess child;
+    std::vector<std::string> args =
+        ChildArgs(path, GetParam(), "c", dir.Child("acks"));
+    args.push_back(absl::StrCat("--unsynced=", kTries));
+    args.push_back("--close=true");
+    ASSERT_TRUE(child.Start(args, dir.Child("child.log")).ok());
+    int wait_status = 0;
+    ASSERT_TRUE(
+        WaitFor([&] { return child.Exited(&wait_status); }, absl::Seconds(60)))
+        << "see " << dir.Child("child.log");
+    ASSERT_TRUE(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0)
+        << "see " << dir.Child("child.log");
+  }
+  absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> store = Reopen(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  for (int n = 0; n < kTries; ++n) EXPECT_TRUE(Tried(**store, "c", n)) << n;
 }
 
 }  // namespace

@@ -38,8 +38,8 @@ struct RocksDbBarrierStoreOptions {
   // of a busy participant's CPU, docs/BENCHMARKS.md). Run()'s guarantee
   // is the same: nothing is answered before it is on disk. What changes is
   // the service's own writes through db() with WriteOptions::sync = false:
-  // they stay in the process until the store's next sync (or its
-  // destruction), so a crash of the process, not only a power cut, loses
+  // they stay in the process until the store's next sync (or until it is
+  // destroyed), so a crash of the process, not only a power cut, loses
   // them; make writes that must survive with sync = true. Default false.
   // Ignored without sync. Fixed at Open().
   bool buffer_wal_until_sync = false;
