@@ -174,7 +174,7 @@ TEST_P(WalCrashTest, CommitsNotYetSyncedAndTheStoreClosed) {
     std::vector<std::string> args =
         ChildArgs(path, GetParam(), "c", dir.Child("acks"));
     args.push_back(absl::StrCat("--unsynced=", kTries));
-    args.push_back("--close=true");
+    args.push_back("--close");
     ASSERT_TRUE(child.Start(args, dir.Child("child.log")).ok());
     int wait_status = 0;
     ASSERT_TRUE(
