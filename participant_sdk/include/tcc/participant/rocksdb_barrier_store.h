@@ -34,8 +34,8 @@ struct RocksDbBarrierStoreOptions {
   bool sync = true;
   // With sync: keep each commit's WAL record in the store's memory until
   // the next group sync writes all of them with one write() and syncs them
-  // (RocksDB's manual_wal_flush), instead of one write() per commit (~5 %
-  // of a busy participant's CPU, docs/BENCHMARKS.md). Run()'s guarantee
+  // (RocksDB's manual_wal_flush), instead of one write() per commit (a
+  // busy participant's CPU -3 %, docs/BENCHMARKS.md). Run()'s guarantee
   // is the same: nothing is answered before it is on disk. What changes is
   // the service's own writes through db() with WriteOptions::sync = false:
   // they stay in the process until the store's next sync (or until it is
