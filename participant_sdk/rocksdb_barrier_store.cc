@@ -332,8 +332,7 @@ RocksDbBarrierStore::RocksDbBarrierStore(
       db_(std::move(db)),
       handles_(std::move(handles)),
       barrier_cf_(barrier_cf),
-      syncer_(options_.sync ? std::make_unique<internal::WalSyncer>(
-                                  db_.get(), options_.buffer_wal_until_sync)
+      syncer_(options_.sync ? std::make_unique<internal::WalSyncer>(db_.get())
                             : nullptr) {}
 
 RocksDbBarrierStore::~RocksDbBarrierStore() {

@@ -6,8 +6,8 @@
 
 namespace tcc::participant::internal {
 
-WalSyncer::WalSyncer(rocksdb::DB* db, bool buffered_wal)
-    : db_(db), buffered_wal_(buffered_wal) {
+WalSyncer::WalSyncer(rocksdb::DB* db)
+    : db_(db), buffered_wal_(db->GetDBOptions().manual_wal_flush) {
   db_->GetIntProperty("rocksdb.background-errors",
                       &background_errors_at_start_);
   thread_ = std::thread([this] { Loop(); });

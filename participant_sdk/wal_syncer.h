@@ -44,9 +44,9 @@ namespace tcc::participant::internal {
 // Thread-safe.
 class WalSyncer {
  public:
-  // `db` must outlive the syncer. `buffered_wal`: `db` was opened with
-  // manual_wal_flush.
-  WalSyncer(rocksdb::DB* db, bool buffered_wal);
+  // `db` must outlive the syncer. A `db` opened with manual_wal_flush has
+  // its buffered WAL written by each sync (FlushWAL(true)).
+  explicit WalSyncer(rocksdb::DB* db);
   WalSyncer(const WalSyncer&) = delete;
   WalSyncer& operator=(const WalSyncer&) = delete;
   // Syncs once more for the waiters still queued, calls them, joins.
@@ -83,7 +83,7 @@ class WalSyncer {
   absl::Status Sync(absl::Status status);
 
   rocksdb::DB* const db_;
-  const bool buffered_wal_;
+  const bool buffered_wal_;  // db_ was opened with manual_wal_flush
   absl::Mutex mu_;
   std::vector<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
