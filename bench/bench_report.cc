@@ -167,6 +167,7 @@ std::string ToJsonLine(const EchoRunFigures& f) {
   return absl::StrCat(
       kJsonPrefix, "{\"kind\":\"echo\",\"concurrency\":", f.concurrency,
       ",\"in_process\":", f.in_process ? "true" : "false",
+      ",\"before_sweep\":", f.before_sweep ? "true" : "false",
       ",\"payload_bytes\":", f.payload_bytes,
       ",\"seconds\":", JsonNumber(f.seconds), ",\"ok\":", f.ok,
       ",\"errors\":", f.errors, ",\"first_error\":", JsonString(f.first_error),

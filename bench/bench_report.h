@@ -73,6 +73,8 @@ struct EchoRunFigures {
   // Served by the benchmark's own process (RunEchoInProcess) rather than
   // by the echo server process.
   bool in_process = false;
+  // Measured before the transaction sweeps rather than after them.
+  bool before_sweep = false;
   int payload_bytes = 0;
   double seconds = 0;
   int64_t ok = 0;

@@ -67,7 +67,8 @@ def main(paths):
         print("|---|--:|--:|--:|--:|--:|--:|--:|")
         for r in echo:
             server = ("in the client's process" if r.get("in_process")
-                      else "echo process")
+                      else "echo process, before the sweeps"
+                      if r.get("before_sweep") else "echo process")
             print(f"| {server} | {r['concurrency']} | {fmt(r['rpc_per_s'])} "
                   f"| {fmt(r['p50_ms'], 3)} | {fmt(r['p99_ms'], 3)} "
                   f"| {fmt(r['cpu_us_per_rpc'], 1)} "
