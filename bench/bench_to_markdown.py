@@ -66,9 +66,12 @@ def main(paths):
               "| CPU µs/RPC | other load (cores) | idle (cores) |")
         print("|---|--:|--:|--:|--:|--:|--:|--:|")
         for r in echo:
-            server = ("in the client's process" if r.get("in_process")
-                      else "echo process, before the sweeps"
-                      if r.get("before_sweep") else "echo process")
+            if r.get("in_process"):
+                server = "in the client's process"
+            elif r.get("before_sweep"):
+                server = "echo process, before the sweeps"
+            else:
+                server = "echo process"
             print(f"| {server} | {r['concurrency']} | {fmt(r['rpc_per_s'])} "
                   f"| {fmt(r['p50_ms'], 3)} | {fmt(r['p99_ms'], 3)} "
                   f"| {fmt(r['cpu_us_per_rpc'], 1)} "

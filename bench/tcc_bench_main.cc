@@ -354,7 +354,7 @@ absl::StatusOr<int64_t> RunPlan(const Plan& plan, BenchRunner& runner,
   if (!echoed.ok()) return echoed;
 
   // The other usual statement of the ceiling: one process calling itself.
-  // Shown for reference; the efficiency uses the better of the two.
+  // Shown for reference; the efficiency uses the fastest echo of all.
   if (plan.echo_in_process) {
     absl::StatusOr<EchoRunFigures> f = RunQuietly<EchoRunFigures>(
         plan, out,
