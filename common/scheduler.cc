@@ -2,12 +2,17 @@
 
 #include <vector>
 
+#include "tcc/common/thread_name.h"
+
 namespace tcc {
 
 Scheduler::Scheduler(Clock* clock, Executor* executor)
     : clock_(clock), executor_(executor) {
   listener_id_ = clock_->AddAdvanceListener([this] { Wake(); });
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameCurrentThread("tcc-timers");
+    Loop();
+  });
 }
 
 Scheduler::~Scheduler() {

@@ -2,12 +2,19 @@
 
 #include <utility>
 
+#include "tcc/common/thread_name.h"
+
 namespace tcc {
 
 ThreadPool::ThreadPool(std::string name, int threads) : name_(std::move(name)) {
   if (threads < 1) threads = 1;
   threads_.reserve(threads);
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this, i] {
+      NameCurrentThread(IndexedThreadName(name_, i));
+      Loop();
+    });
+  }
 }
 
 ThreadPool::~ThreadPool() { Shutdown(); }

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "coordinator/saga_driver.h"
 #include "tcc/common/logging.h"
+#include "tcc/common/thread_name.h"
 
 namespace tcc::coordinator {
 
@@ -432,7 +433,10 @@ void Coordinator::List(const v1::ListRequest& request, ListDone done) {
 }
 
 void Coordinator::Start() {
-  recovery_thread_ = std::thread([this] { RecoveryLoop(); });
+  recovery_thread_ = std::thread([this] {
+    NameCurrentThread("tccd-recovery");
+    RecoveryLoop();
+  });
   scheduler_->RunAfter(options_.purge_interval, [this] { PurgeOnce(); });
 }
 

@@ -15,6 +15,7 @@
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
+#include "tcc/common/thread_name.h"
 #include "tcc/v1/coordinator.pb.h"
 
 namespace tcc::coordinator {
@@ -221,7 +222,10 @@ absl::StatusOr<std::unique_ptr<TransactionLog>> TransactionLog::Open(
 TransactionLog::TransactionLog(TransactionLogOptions options,
                                std::unique_ptr<rocksdb::DB> db)
     : options_(std::move(options)), db_(std::move(db)) {
-  writer_ = std::thread([this] { WriterLoop(); });
+  writer_ = std::thread([this] {
+    NameCurrentThread("tccd-log");
+    WriterLoop();
+  });
 }
 
 TransactionLog::~TransactionLog() { Close(); }

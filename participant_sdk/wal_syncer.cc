@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "tcc/common/thread_name.h"
 #include "tcc/participant/rocksdb_status.h"
 
 namespace tcc::participant::internal {
@@ -10,7 +11,10 @@ WalSyncer::WalSyncer(rocksdb::DB* db)
     : db_(db), buffered_wal_(db->GetDBOptions().manual_wal_flush) {
   db_->GetIntProperty("rocksdb.background-errors",
                       &background_errors_at_start_);
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameCurrentThread("wal-sync");
+    Loop();
+  });
 }
 
 WalSyncer::~WalSyncer() {

@@ -1,11 +1,15 @@
 #include "tcc/common/thread_pool.h"
 
+#include <set>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "tcc/common/thread_name.h"
 
 namespace tcc {
 namespace {
@@ -24,6 +28,41 @@ TEST(ThreadPoolTest, RunsEveryTaskInOrderOnOneThread) {
   }  // Shutdown() runs what is queued
   ASSERT_EQ(ran.size(), 100u);
   for (int i = 0; i < 100; ++i) EXPECT_EQ(ran[i], i);
+}
+
+// `top -H` and perf tell the pool's threads apart by name.
+TEST(ThreadPoolTest, NamesEachThreadAfterThePoolAndItsIndex) {
+  absl::Mutex mu;
+  std::set<std::string> names;
+  absl::BlockingCounter both_running(2);
+  absl::Notification release;
+  {
+    ThreadPool pool("bench-participant", 2);
+    for (int i = 0; i < 2; ++i) {
+      pool.Schedule([&] {
+        {
+          absl::MutexLock lock(&mu);
+          names.insert(CurrentThreadName());
+        }
+        both_running.DecrementCount();
+        release.WaitForNotification();
+      });
+    }
+    both_running.Wait();  // each task holds its own thread
+    release.Notify();
+  }
+  EXPECT_EQ(names,
+            (std::set<std::string>{"bench-partici-0", "bench-partici-1"}));
+}
+
+TEST(ThreadNameTest, KeepsTheIndexWithinFifteenBytes) {
+  EXPECT_EQ(IndexedThreadName("tccd-exec", 0), "tccd-exec-0");
+  EXPECT_EQ(IndexedThreadName("a-name-far-too-long", 12), "a-name-far-t-12");
+  std::thread named([] {
+    NameCurrentThread("a-name-far-too-long");
+    EXPECT_EQ(CurrentThreadName(), "a-name-far-too-");
+  });
+  named.join();
 }
 
 // MayBlockOneThread() tells a task whether it may block (for an fsync)

@@ -27,7 +27,8 @@ class Executor {
   virtual bool MayBlockOneThread() const { return true; }
 };
 
-// A fixed set of threads draining one FIFO queue.
+// A fixed set of threads draining one FIFO queue. Thread i is named
+// "<name>-<i>" (see thread_name.h).
 class ThreadPool final : public Executor {
  public:
   ThreadPool(std::string name, int threads);
