@@ -41,6 +41,22 @@ std::string JsonString(const std::string& s) {
   return out + "\"";
 }
 
+// ",\"threads\":[...]", or nothing when there are none.
+std::string ThreadsJson(const std::vector<ThreadFigures>& threads) {
+  if (threads.empty()) return "";
+  std::string out = ",\"threads\":[";
+  for (size_t i = 0; i < threads.size(); ++i) {
+    const ThreadFigures& t = threads[i];
+    absl::StrAppend(
+        &out, i == 0 ? "" : ",", "{\"process\":", JsonString(t.process),
+        ",\"thread\":", JsonString(t.thread), ",\"threads\":", t.threads,
+        ",\"cpu_us_per_tx\":", JsonNumber(t.cpu_us_per_tx),
+        ",\"sleeps_per_tx\":", JsonNumber(t.sleeps_per_tx),
+        ",\"preemptions_per_tx\":", JsonNumber(t.preemptions_per_tx), "}");
+  }
+  return out + "]";
+}
+
 }  // namespace
 
 std::string TxTableHeader() {
@@ -62,6 +78,19 @@ std::string TxTableRow(const TxRunFigures& f) {
       OrDash(f.client_cpu_us_per_tx, "%.0f"),
       OrDash(f.tccd_rss_load_bytes / 1048576.0, "%.1f"),
       OrDash(f.foreign_cores, "%.2f"), OrDash(f.idle_cores, "%.2f"));
+}
+
+std::string ThreadTableHeader() {
+  return absl::StrFormat("  %-7s %-12s %-16s %3s %10s %10s %10s", "threads",
+                         "process", "thread", "n", "cpu us/tx", "sleeps/tx",
+                         "preempt/tx");
+}
+
+std::string ThreadTableRow(const ThreadFigures& f) {
+  return absl::StrFormat("  %-7s %-12s %-16s %3d %10.1f %10.2f %10.2f",
+                         "threads", f.process, f.thread, f.threads,
+                         f.cpu_us_per_tx, f.sleeps_per_tx,
+                         f.preemptions_per_tx);
 }
 
 std::string EchoTableHeader() {
@@ -160,7 +189,7 @@ std::string ToJsonLine(const TxRunFigures& f) {
       f.tccd_rss_idle_bytes < 0 ? "null" : absl::StrCat(f.tccd_rss_idle_bytes),
       ",\"tccd_rss_load_bytes\":",
       f.tccd_rss_load_bytes < 0 ? "null" : absl::StrCat(f.tccd_rss_load_bytes),
-      "}");
+      ThreadsJson(f.threads), "}");
 }
 
 std::string ToJsonLine(const EchoRunFigures& f) {

@@ -9,6 +9,22 @@
 
 namespace tcc::bench {
 
+// Where a run's CPU went, thread by thread (`tcc_bench --thread_stats`):
+// the threads of one name in one process group ("tccd", "participants"
+// (every participant process together), "client"), per committed
+// transaction.
+struct ThreadFigures {
+  std::string process;
+  std::string thread;  // its name, "-<index>" dropped
+  int threads = 0;
+  double cpu_us_per_tx = 0;
+  // Voluntary context switches: how often the threads went to sleep (and
+  // so had to be woken).
+  double sleeps_per_tx = 0;
+  // Involuntary ones: how often the scheduler took the CPU from them.
+  double preemptions_per_tx = 0;
+};
+
 // Figures of one transaction run (one branch count, one concurrency). CPU
 // and memory figures are negative when unknown (external coordinator).
 struct TxRunFigures {
@@ -51,6 +67,8 @@ struct TxRunFigures {
   // MemoryFigures for the cost of a transaction in flight.
   int64_t tccd_rss_idle_bytes = -1;
   int64_t tccd_rss_load_bytes = -1;
+  // Empty unless asked for (RunOptions::thread_stats).
+  std::vector<ThreadFigures> threads;
 };
 
 // The memory probe: `concurrency` transactions held in flight (their Try
@@ -107,6 +125,9 @@ struct EfficiencyFigures {
 // Human-readable tables (fixed-width, one row per run).
 std::string TxTableHeader();
 std::string TxTableRow(const TxRunFigures& f);
+// The threads of one run, indented under its row.
+std::string ThreadTableHeader();
+std::string ThreadTableRow(const ThreadFigures& f);
 std::string EchoTableHeader();
 std::string EchoTableRow(const EchoRunFigures& f);
 std::string MemoryTableHeader();

@@ -36,6 +36,39 @@ double MicrosPer(absl::Duration cpu, int64_t count) {
   return absl::ToDoubleMicroseconds(cpu) / static_cast<double>(count);
 }
 
+// Appends the threads of `child` to `out`, nothing if it is gone or absent.
+void AppendThreadsOf(const ChildProcess* child,
+                     std::vector<ThreadSample>* out) {
+  if (child == nullptr) return;
+  absl::StatusOr<std::vector<ThreadSample>> threads =
+      ProcessThreads(child->pid());
+  if (threads.ok()) out->insert(out->end(), threads->begin(), threads->end());
+}
+
+// The threads of one process group per committed transaction.
+void AddThreadFigures(const std::string& process,
+                      const std::vector<ThreadSample>& before,
+                      const std::vector<ThreadSample>& after, int64_t committed,
+                      std::vector<ThreadFigures>* out) {
+  if (committed <= 0) return;
+  const double n = static_cast<double>(committed);
+  for (const ThreadUse& use : ThreadUseBetween(before, after)) {
+    const double cpu_us = absl::ToDoubleMicroseconds(use.cpu) / n;
+    const double sleeps = static_cast<double>(use.voluntary_switches) / n;
+    // Threads that hardly ran or slept in the window (gRPC's timers, a
+    // main thread waiting for a signal) say nothing.
+    if (cpu_us < 0.05 && sleeps < 0.005) continue;
+    out->push_back(
+        ThreadFigures{.process = process,
+                      .thread = use.name,
+                      .threads = use.threads,
+                      .cpu_us_per_tx = cpu_us,
+                      .sleeps_per_tx = sleeps,
+                      .preemptions_per_tx =
+                          static_cast<double>(use.involuntary_switches) / n});
+  }
+}
+
 int64_t Median(std::vector<int64_t> samples) {
   if (samples.empty()) return -1;
   std::nth_element(samples.begin(), samples.begin() + samples.size() / 2,
@@ -58,6 +91,14 @@ BenchRunner::CpuSample BenchRunner::SampleCpu() const {
   sample.client = SelfCpuTime();
   absl::StatusOr<absl::Duration> machine = MachineBusyCpuTime();
   sample.machine = machine.ok() ? *machine : absl::ZeroDuration();
+  if (options_.thread_stats) {
+    AppendThreadsOf(cluster_->tccd(), &sample.coordinator_threads);
+    for (const ChildProcess* p : cluster_->participants()) {
+      AppendThreadsOf(p, &sample.participant_threads);
+    }
+    absl::StatusOr<std::vector<ThreadSample>> own = ProcessThreads(getpid());
+    if (own.ok()) sample.client_threads = *std::move(own);
+  }
   return sample;
 }
 
@@ -191,6 +232,14 @@ absl::StatusOr<TxRunFigures> BenchRunner::RunTransactions(
     f.foreign_cores = ForeignCores(before, after, counts.window);
   }
   f.idle_cores = IdleCores(before, after, counts.window);
+  if (options_.thread_stats) {
+    AddThreadFigures("tccd", before.coordinator_threads,
+                     after.coordinator_threads, f.committed, &f.threads);
+    AddThreadFigures("participants", before.participant_threads,
+                     after.participant_threads, f.committed, &f.threads);
+    AddThreadFigures("client", before.client_threads, after.client_threads,
+                     f.committed, &f.threads);
+  }
   return f;
 }
 

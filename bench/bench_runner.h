@@ -11,6 +11,7 @@
 #include "bench_cluster.h"
 #include "bench_report.h"
 #include "closed_loop.h"
+#include "process_stats.h"
 
 namespace tcc::bench {
 
@@ -29,6 +30,9 @@ struct RunOptions {
   // Pause after a run so that background work (Confirms, flushes) ends
   // before the next run's idle figures are taken.
   absl::Duration settle = absl::Milliseconds(500);
+  // Also break each transaction run's CPU down by thread
+  // (TxRunFigures::threads), from /proc/<pid>/task at the window's edges.
+  bool thread_stats = false;
 };
 
 // Runs closed-loop measurements against a started cluster: transaction runs
@@ -71,6 +75,10 @@ class BenchRunner {
     absl::Duration client;
     // Every process on the machine.
     absl::Duration machine;
+    // With RunOptions::thread_stats only.
+    std::vector<ThreadSample> coordinator_threads;
+    std::vector<ThreadSample> participant_threads;
+    std::vector<ThreadSample> client_threads;
   };
   // Cores other processes (not the benchmark's) kept busy between the
   // samples: a run with a high figure measured a shared machine.

@@ -60,6 +60,19 @@ def main(paths):
                   f"| {fmt(r.get('foreign_cores'), 2)} "
                   f"| {fmt(r.get('idle_cores'), 2)} |")
         print()
+    threaded = [r for r in tx if r.get("threads")]
+    if threaded:  # tcc_bench --thread_stats
+        print("| mode | branches | clients | process | thread | threads "
+              "| CPU µs/tx | sleeps/tx | preemptions/tx |")
+        print("|---|--:|--:|---|---|--:|--:|--:|--:|")
+        for r in threaded:
+            for t in r["threads"]:
+                print(f"| {r['mode']} | {r['branches']} | {r['concurrency']} "
+                      f"| {t['process']} | `{t['thread']}` | {t['threads']} "
+                      f"| {fmt(t['cpu_us_per_tx'], 1)} "
+                      f"| {fmt(t['sleeps_per_tx'], 2)} "
+                      f"| {fmt(t['preemptions_per_tx'], 2)} |")
+        print()
     echo = [r for r in runs if r["kind"] == "echo"]
     if echo:
         print("| server | echo clients | RPC/s | p50 ms | p99 ms "

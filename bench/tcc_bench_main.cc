@@ -140,6 +140,11 @@ ABSL_FLAG(bool, keep_work_dir, false,
 ABSL_FLAG(std::string, json_out, "",
           "Also append every BENCH_JSON line (without the prefix) to this "
           "file.");
+ABSL_FLAG(bool, thread_stats, false,
+          "Under each transaction row, the CPU time, sleeps and preemptions "
+          "per transaction of each named thread of tccd, the participants "
+          "and the client (from /proc/<pid>/task; the --smoke run shows "
+          "them too).");
 ABSL_FLAG(bool, smoke, false,
           "Tiny run (2 s at concurrency 4, 2 branches, a short memory probe "
           "and echo); exit 0 only if transactions committed.");
@@ -329,6 +334,10 @@ absl::StatusOr<int64_t> RunPlan(const Plan& plan, BenchRunner& runner,
       });
       if (!f.ok()) return f.status();
       out.Line(TxTableRow(*f));
+      if (!f->threads.empty()) {
+        out.Line(ThreadTableHeader());
+        for (const ThreadFigures& t : f->threads) out.Line(ThreadTableRow(t));
+      }
       if (f->errors > 0) {
         out.Line(absl::StrCat("  first error: ", f->first_error));
       }
@@ -439,7 +448,9 @@ int Main() {
   run_options.payload_bytes = absl::GetFlag(FLAGS_payload_bytes);
   run_options.client_channels = absl::GetFlag(FLAGS_client_channels);
   run_options.client_grpc_retries = absl::GetFlag(FLAGS_client_grpc_retries);
+  run_options.thread_stats = absl::GetFlag(FLAGS_thread_stats);
   if (smoke) {
+    run_options.thread_stats = true;  // so that the test command runs it
     plan.branches = {2};
     plan.concurrency = {4};
     plan.echo_concurrency = {4};
