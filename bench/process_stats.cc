@@ -142,11 +142,7 @@ std::vector<ThreadUse> ThreadUseBetween(
     const ThreadSample& b = *it->second;
     const std::string name = WithoutIndex(t.name);
     auto [slot, added] = index.try_emplace(name, uses.size());
-    if (added) {
-      ThreadUse use;
-      use.name = name;
-      uses.push_back(std::move(use));
-    }
+    if (added) uses.emplace_back().name = name;
     ThreadUse& use = uses[slot->second];
     ++use.threads;
     use.cpu += t.cpu - b.cpu;
