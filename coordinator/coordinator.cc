@@ -135,9 +135,17 @@ void Coordinator::StartOrAttach(StoredTransaction record,
   }
   if (created) {
     driver->Create(std::move(done));
-  } else {
-    driver->Attach(record, std::move(done));
+    return;
   }
+  driver->WhenResumed(
+      [driver, record = std::move(record),
+       done = std::move(done)](const absl::Status& status) mutable {
+        if (!status.ok()) {
+          std::move(done)(status, std::move(record));
+          return;
+        }
+        driver->Attach(record, std::move(done));
+      });
 }
 
 void Coordinator::Execute(const v1::ExecuteRequest& request, ExecuteDone done) {
@@ -227,11 +235,14 @@ absl::StatusOr<std::shared_ptr<DriverBase>> Coordinator::Adopt(
     *final_record = *std::move(stored);
     return std::shared_ptr<DriverBase>();
   }
+  // Made outside the registry's lock: the driver's lock is never taken
+  // under it.
+  driver = MakeDriver(*stored);
+  driver->MarkAdopting();
   {
     absl::MutexLock lock(&mu_);
     auto it = drivers_.find(gid);
     if (it != drivers_.end()) return it->second;
-    driver = MakeDriver(*stored);
     drivers_.emplace(gid, driver);
     if (recovering) {
       recovered_.emplace(driver.get(), true);
@@ -243,20 +254,24 @@ absl::StatusOr<std::shared_ptr<DriverBase>> Coordinator::Adopt(
   absl::StatusOr<StoredTransaction> fresh = log_->Get(gid);
   if (!fresh.ok()) {
     OnDriverDone(driver.get());
+    driver->AbandonAdoption(fresh.status());
     return fresh.status();
   }
+  if (options_.adoption_hook) options_.adoption_hook(gid);
   driver->ResumeFrom(*std::move(fresh));
   return driver;
 }
 
 void Coordinator::FindDriver(const std::string& gid, DriverLookup done) {
+  std::shared_ptr<DriverBase> found;
   {
     absl::MutexLock lock(&mu_);
     auto it = drivers_.find(gid);
-    if (it != drivers_.end()) {
-      std::move(done)(absl::OkStatus(), it->second, nullptr);
-      return;
-    }
+    if (it != drivers_.end()) found = it->second;
+  }
+  if (found != nullptr) {
+    GiveWhenResumed(std::move(found), std::move(done));
+    return;
   }
   executor_->Schedule([this, gid, done = std::move(done)]() mutable {
     StoredTransaction final_record;
@@ -267,7 +282,21 @@ void Coordinator::FindDriver(const std::string& gid, DriverLookup done) {
     } else if (*driver == nullptr) {
       std::move(done)(absl::OkStatus(), nullptr, &final_record);
     } else {
-      std::move(done)(absl::OkStatus(), *driver, nullptr);
+      // Another thread may still be adopting the driver Adopt() found.
+      GiveWhenResumed(*std::move(driver), std::move(done));
+    }
+  });
+}
+
+void Coordinator::GiveWhenResumed(std::shared_ptr<DriverBase> driver,
+                                  DriverLookup done) {
+  DriverBase* d = driver.get();
+  d->WhenResumed([driver = std::move(driver),
+                  done = std::move(done)](const absl::Status& status) mutable {
+    if (!status.ok()) {
+      std::move(done)(status, nullptr, nullptr);
+    } else {
+      std::move(done)(absl::OkStatus(), std::move(driver), nullptr);
     }
   });
 }

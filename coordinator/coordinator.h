@@ -2,6 +2,7 @@
 #define TCC_COORDINATOR_COORDINATOR_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -41,6 +42,10 @@ struct CoordinatorOptions {
   // How often the purge of expired transactions runs. Default 1 min.
   absl::Duration purge_interval = absl::Minutes(1);
   RetryPolicyOptions retry;
+  // For tests only: runs on the adopting thread once a registered driver's
+  // record has been re-read, before the driver takes it over (the window in
+  // which a call can already find the driver). Unset otherwise.
+  std::function<void(const std::string& gid)> adoption_hook;
 };
 
 // The coordinator's core, independent of the RPC front end: starts, resumes
@@ -115,6 +120,9 @@ class Coordinator {
   // Starts a new transaction, or attaches to the one driven under its gid.
   void StartOrAttach(internal::StoredTransaction record, DecisionCallback done);
   void FindDriver(const std::string& gid, DriverLookup done);
+  // `done` gets `driver` once it is resumed (see DriverBase::WhenResumed).
+  static void GiveWhenResumed(std::shared_ptr<DriverBase> driver,
+                              DriverLookup done);
   // Commit (`commit`) or Rollback of an interactive transaction, whether it
   // is still driven or already final.
   void DecideInteractive(const std::string& gid, bool commit,

@@ -257,12 +257,43 @@ void DriverBase::OnCreated(const absl::Status& status,
 
 void DriverBase::ResumeFrom(StoredTransaction fresh) {
   std::vector<Outgoing> out;
+  std::vector<absl::AnyInvocable<void(const absl::Status&) &&>> held;
   {
     Lock lock(this);
     record_ = std::move(fresh);
     ResumeAny(&out);
+    adopting_ = false;
+    held.swap(when_resumed_);
   }
   Send(std::move(out));
+  for (auto& fn : held) std::move(fn)(absl::OkStatus());
+}
+
+void DriverBase::MarkAdopting() {
+  Lock lock(this);
+  adopting_ = true;
+}
+
+void DriverBase::AbandonAdoption(const absl::Status& why) {
+  std::vector<absl::AnyInvocable<void(const absl::Status&) &&>> held;
+  {
+    Lock lock(this);
+    adopting_ = false;
+    held.swap(when_resumed_);
+  }
+  for (auto& fn : held) std::move(fn)(why);
+}
+
+void DriverBase::WhenResumed(
+    absl::AnyInvocable<void(const absl::Status&) &&> fn) {
+  {
+    Lock lock(this);
+    if (adopting_) {
+      when_resumed_.push_back(std::move(fn));
+      return;
+    }
+  }
+  std::move(fn)(absl::OkStatus());
 }
 
 void DriverBase::ResumeAny(std::vector<Outgoing>* out) {

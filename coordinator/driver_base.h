@@ -77,8 +77,20 @@ class DriverBase : public std::enable_shared_from_this<DriverBase> {
 
   // Takes over `fresh`, the record as read from the log after this driver
   // was registered (so no other driver can move it meanwhile), and drives it
-  // on (recovery, or a call about a transaction not in memory).
+  // on (recovery, or a call about a transaction not in memory). Then runs
+  // what WhenResumed() held back.
   void ResumeFrom(internal::StoredTransaction fresh);
+
+  // For a driver being adopted: called once, before it is registered. Until
+  // ResumeFrom() (or AbandonAdoption()) its record is only the first read of
+  // the log, which a call must not act on: ResumeFrom() would replace it.
+  void MarkAdopting();
+  // The adoption failed (`why`): what WhenResumed() held back gets `why`.
+  void AbandonAdoption(const absl::Status& why);
+  // Runs `fn` with OK (no lock held) once the driver drives its record: at
+  // once, unless it is still being adopted. Every call that found the
+  // driver in the registry goes through this.
+  void WhenResumed(absl::AnyInvocable<void(const absl::Status&) &&> fn);
 
   // Another creating call for the same gid: ALREADY_EXISTS if `request`
   // differs from this transaction, otherwise the answer once it is ready.
@@ -188,6 +200,9 @@ class DriverBase : public std::enable_shared_from_this<DriverBase> {
   bool write_queued_ ABSL_GUARDED_BY(mu_) = false;
   bool queued_sync_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<WriteDone> queued_dones_ ABSL_GUARDED_BY(mu_);
+  bool adopting_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<absl::AnyInvocable<void(const absl::Status&) &&>> when_resumed_
+      ABSL_GUARDED_BY(mu_);
   Metadata metadata_;  // set once, before any call is sent
 };
 

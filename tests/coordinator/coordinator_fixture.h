@@ -5,6 +5,7 @@
 // a real RocksDB log in a temp dir and a ManualClock. Time moves only when a
 // test advances the clock.
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,6 +56,7 @@ class CoordinatorFixture : public ::testing::Test {
     options.retry.multiplier = 2;
     options.retry.max = absl::Seconds(4);
     options.retry.jitter = 0;
+    if (configure_) configure_(&options);
     coordinator_ =
         std::make_unique<Coordinator>(options, log_.get(), pool_.get(), &clock_,
                                       executor_.get(), scheduler_.get());
@@ -137,6 +139,8 @@ class CoordinatorFixture : public ::testing::Test {
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<ParticipantPool> pool_;
   std::unique_ptr<Coordinator> coordinator_;
+  // Applied to the options of every coordinator StartCoordinator() makes.
+  std::function<void(CoordinatorOptions*)> configure_;
 };
 
 }  // namespace tcc::coordinator

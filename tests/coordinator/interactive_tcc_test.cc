@@ -1,6 +1,9 @@
 // Interactive TCC: Begin, Try branch by branch, Commit or Rollback, against
 // scripted participants and an injected clock.
 
+#include <atomic>
+#include <memory>
+
 #include "coordinator_fixture.h"
 
 namespace tcc::coordinator {
@@ -165,6 +168,50 @@ TEST_F(InteractiveTccTest, OpenTransactionSurvivesRestartUntilCommit) {
   ASSERT_TRUE(c.first.ok()) << c.first;
   EXPECT_EQ(c.second.outcome(), v1::COMMITTED);
   ASSERT_TRUE(WaitForState("i8", v1::CONFIRMED));
+}
+
+// A call that finds a transaction while recovery is still adopting it waits
+// for the adoption. Acting at once, it would add its branch to the record
+// read before, which the adoption then replaced: the branch vanished from
+// memory while its write and its Try were under way.
+TEST_F(InteractiveTccTest, TryDuringAdoptionWaitsForTheResume) {
+  ASSERT_TRUE(Begin("i9", 60000).ok());
+  ASSERT_TRUE(Try("i9", "a").first.ok());
+  StopCoordinator();
+
+  absl::Notification tried;
+  std::pair<absl::Status, v1::TryResponse> second;
+  auto sent = std::make_shared<std::atomic<bool>>(false);
+  configure_ = [&, sent](CoordinatorOptions* options) {
+    options->adoption_hook = [&, sent](const std::string& gid) {
+      if (gid != "i9" || sent->exchange(true)) return;
+      v1::TryRequest r;
+      r.set_gid("i9");
+      r.mutable_branch()->set_participant("b");
+      r.mutable_branch()->set_action("reserve");
+      r.mutable_branch()->set_payload("x");
+      coordinator_->Try(r, [&](const absl::Status& s, v1::TryResponse resp) {
+        second = {s, std::move(resp)};
+        tried.Notify();
+      });
+    };
+  };
+  StartCoordinator();
+  tried.WaitForNotification();
+  ASSERT_TRUE(sent->load());
+  ASSERT_TRUE(second.first.ok()) << second.first;
+  EXPECT_EQ(second.second.branch_id(), "2");
+  EXPECT_EQ(second.second.state(), v1::BRANCH_TRIED);
+
+  auto c = Commit("i9");
+  ASSERT_TRUE(c.first.ok()) << c.first;
+  EXPECT_EQ(c.second.outcome(), v1::COMMITTED);
+  ASSERT_TRUE(WaitForState("i9", v1::CONFIRMED));
+  v1::Transaction txn = Get("i9");
+  ASSERT_EQ(txn.branches_size(), 2);
+  EXPECT_EQ(txn.branches(1).participant(), "b");
+  EXPECT_EQ(txn.branches(1).state(), v1::BRANCH_CONFIRMED);
+  EXPECT_EQ(b_.CountCalls("Confirm", "i9"), 1);
 }
 
 }  // namespace
