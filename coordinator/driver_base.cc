@@ -166,6 +166,14 @@ void DriverBase::Done() {
 
 Metadata DriverBase::CallMetadata() const { return metadata_; }
 
+void DriverBase::SendAfterAnswers(std::vector<Outgoing> calls) {
+  if (calls.empty()) return;
+  context_->executor->Schedule(
+      [self = shared_from_this(), calls = std::move(calls)]() mutable {
+        self->Send(std::move(calls));
+      });
+}
+
 void DriverBase::Send(std::vector<Outgoing> calls) {
   for (Outgoing& call : calls) {
     if (call.phase != BranchPhase::kTry &&

@@ -147,6 +147,13 @@ class DriverBase : public std::enable_shared_from_this<DriverBase> {
   void Persist(bool sync, WriteDone done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends `calls` (no lock held). Confirm/Cancel are skipped while stopping.
   void Send(std::vector<Outgoing> calls);
+  // Send() from an executor task, for calls nobody is waiting on (the second
+  // phase, compensations) that follow an answer. The thread that wrote the
+  // decision is often the log's writer, running the callbacks itself: it
+  // goes back to the next write (at one client, the next transaction's
+  // record) instead of creating these calls first, and under load a group's
+  // answers all leave before any of its Confirms.
+  void SendAfterAnswers(std::vector<Outgoing> calls);
   // Answers every creating call waiting, with `status` and the record as it
   // is now, once the Lock is released.
   void NotifyWaiters(const absl::Status& status)

@@ -223,7 +223,7 @@ void SagaDriver::OnDecisionWritten(const absl::Status& status) {
     }
     CompensateNext(&out);
   }
-  Send(std::move(out));
+  SendAfterAnswers(std::move(out));
 }
 
 // ---- Compensation

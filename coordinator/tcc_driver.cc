@@ -349,7 +349,7 @@ void TccDriver::OnDecisionWritten(const absl::Status& status) {
     AnswerDecisionWaiters(absl::OkStatus());
     StartPhaseTwo(&out);
   }
-  Send(std::move(out));
+  SendAfterAnswers(std::move(out));
 }
 
 // ---- Confirm / Cancel
