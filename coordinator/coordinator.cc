@@ -222,7 +222,9 @@ void Coordinator::Begin(const v1::BeginRequest& request, BeginDone done) {
 }
 
 absl::StatusOr<std::shared_ptr<DriverBase>> Coordinator::Adopt(
-    const std::string& gid, bool recovering, StoredTransaction* final_record) {
+    const std::string& gid, bool recovering, StoredTransaction* final_record,
+    bool* adopted) {
+  if (adopted != nullptr) *adopted = false;
   std::shared_ptr<DriverBase> driver;
   {
     absl::MutexLock lock(&mu_);
@@ -259,6 +261,7 @@ absl::StatusOr<std::shared_ptr<DriverBase>> Coordinator::Adopt(
   }
   if (options_.adoption_hook) options_.adoption_hook(gid);
   driver->ResumeFrom(*std::move(fresh));
+  if (adopted != nullptr) *adopted = true;
   return driver;
 }
 
@@ -491,9 +494,11 @@ void Coordinator::RecoveryLoop() {
     }
     for (const StoredTransaction& record : batch) {
       StoredTransaction final_record;
-      absl::StatusOr<std::shared_ptr<DriverBase>> driver =
-          Adopt(record.txn().gid(), /*recovering=*/true, &final_record);
-      if (driver.ok() && *driver != nullptr) ++resumed;
+      bool adopted;
+      absl::StatusOr<std::shared_ptr<DriverBase>> driver = Adopt(
+          record.txn().gid(), /*recovering=*/true, &final_record, &adopted);
+      // Not a transaction found already driven (begun since the start).
+      if (driver.ok() && adopted) ++resumed;
     }
     if (next.empty()) break;
     after = next;

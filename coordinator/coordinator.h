@@ -129,10 +129,11 @@ class Coordinator {
                          DecisionCallback done);
   // Registers a driver for a stored non-final transaction unless one exists,
   // then resumes it from a fresh read. Returns the registered driver (or
-  // null with the final record in *final_record / an error).
+  // null with the final record in *final_record / an error). *adopted (if
+  // given) tells whether this call registered it.
   absl::StatusOr<std::shared_ptr<DriverBase>> Adopt(
       const std::string& gid, bool recovering,
-      internal::StoredTransaction* final_record);
+      internal::StoredTransaction* final_record, bool* adopted = nullptr);
   void RecoveryLoop();
   void PurgeOnce();
   void OnDriverDone(const DriverBase* driver);
