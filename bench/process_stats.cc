@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -18,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "tcc/common/thread_name.h"
 
 namespace tcc::bench {
 namespace {
@@ -79,18 +79,6 @@ int64_t StatusField(const std::string& status, const std::string& key) {
   return -1;
 }
 
-// "tccd-exec-1" -> "tccd-exec"; names without a numeric suffix unchanged.
-std::string WithoutIndex(const std::string& name) {
-  const size_t dash = name.rfind('-');
-  if (dash == std::string::npos || dash == 0 || dash + 1 == name.size()) {
-    return name;
-  }
-  for (size_t i = dash + 1; i < name.size(); ++i) {
-    if (!std::isdigit(static_cast<unsigned char>(name[i]))) return name;
-  }
-  return name.substr(0, dash);
-}
-
 }  // namespace
 
 absl::StatusOr<absl::Duration> ProcessCpuTime(pid_t pid) {
@@ -140,7 +128,7 @@ std::vector<ThreadUse> ThreadUseBetween(
     auto it = earlier.find(t.tid);
     if (it == earlier.end()) continue;  // started in between
     const ThreadSample& b = *it->second;
-    const std::string name = WithoutIndex(t.name);
+    const std::string name = ThreadNameWithoutIndex(t.name);
     auto [slot, added] = index.try_emplace(name, uses.size());
     if (added) uses.emplace_back().name = name;
     ThreadUse& use = uses[slot->second];

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace tcc {
@@ -19,6 +20,19 @@ std::string IndexedThreadName(absl::string_view name, int index) {
   const std::string suffix = absl::StrCat("-", index);
   if (suffix.size() >= kMaxNameBytes) return suffix.substr(0, kMaxNameBytes);
   return absl::StrCat(name.substr(0, kMaxNameBytes - suffix.size()), suffix);
+}
+
+std::string ThreadNameWithoutIndex(absl::string_view name) {
+  const size_t dash = name.rfind('-');
+  if (dash == absl::string_view::npos || dash == 0 || dash + 1 == name.size()) {
+    return std::string(name);
+  }
+  for (size_t i = dash + 1; i < name.size(); ++i) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(name[i]))) {
+      return std::string(name);
+    }
+  }
+  return std::string(name.substr(0, dash));
 }
 
 std::string CurrentThreadName() {

@@ -65,6 +65,17 @@ TEST(ThreadNameTest, KeepsTheIndexWithinFifteenBytes) {
   named.join();
 }
 
+TEST(ThreadNameTest, WithoutIndexUndoesIndexedThreadName) {
+  EXPECT_EQ(ThreadNameWithoutIndex(IndexedThreadName("tccd-exec", 1)),
+            "tccd-exec");
+  EXPECT_EQ(ThreadNameWithoutIndex("bench-partici-12"), "bench-partici");
+  EXPECT_EQ(ThreadNameWithoutIndex("nexting_thread"), "nexting_thread");
+  EXPECT_EQ(ThreadNameWithoutIndex("rocksdb:high"), "rocksdb:high");
+  EXPECT_EQ(ThreadNameWithoutIndex("wal-sync"), "wal-sync");
+  EXPECT_EQ(ThreadNameWithoutIndex("-1"), "-1");
+  EXPECT_EQ(ThreadNameWithoutIndex("trailing-"), "trailing-");
+}
+
 // MayBlockOneThread() tells a task whether it may block (for an fsync)
 // without holding up the tasks queued behind it.
 TEST(ThreadPoolTest, TheOnlyThreadMayBlockOnlyWhenNothingIsQueued) {

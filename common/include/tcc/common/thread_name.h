@@ -16,6 +16,10 @@ void NameCurrentThread(absl::string_view name);
 // "bench-partici-1".
 std::string IndexedThreadName(absl::string_view name, int index);
 
+// The inverse, for grouping threads by name: "tccd-exec-1" gives
+// "tccd-exec"; a name without a "-<digits>" end is returned unchanged.
+std::string ThreadNameWithoutIndex(absl::string_view name);
+
 // The calling thread's name ("" if it cannot be read).
 std::string CurrentThreadName();
 
