@@ -88,22 +88,12 @@ bool ParseBranchValue(std::string_view value, BranchRecords* records,
   return true;
 }
 
-std::string IndexKey(absl::Time written, std::string_view branch_key) {
-  std::string key = IndexKeyBound(written);
-  key.append(branch_key);
-  return key;
-}
-
-std::string IndexKeyBound(absl::Time t) {
-  std::string key;
-  key.push_back(kIndexPrefix);
-  AppendBigEndian(ToMicros(t), 8, &key);
-  return key;
-}
-
-std::string_view KeyOfIndexKey(std::string_view index_key) {
-  if (index_key.size() <= 9 || index_key[0] != kIndexPrefix) return {};
-  return index_key.substr(9);
+std::string IndexKey(absl::Time written, std::string_view key) {
+  std::string index_key;
+  index_key.push_back(kIndexPrefix);
+  AppendBigEndian(ToMicros(written), 8, &index_key);
+  index_key.append(key);
+  return index_key;
 }
 
 std::string FormatValue(uint32_t format) {

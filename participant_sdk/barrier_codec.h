@@ -9,18 +9,23 @@
 #include "barrier_rules.h"
 #include "tcc/participant/barrier.h"
 
-// Layout of the "tcc_barrier" column family, format 2. Keys are told apart
+// Layout of the "tcc_barrier" column family, format 3. Keys are told apart
 // by their first byte:
 //   branch: 'b' be32(len gid) gid be32(len branch_id) branch_id
 //           -> phase bits (1 try, 2 confirm, 4 cancel)
 //              be64(last write time, unix micros) try reply
-//   index:  'w' be64(time, unix micros) branch_key -> ""
 //   format: 'v' -> be32(format)
 // One record per branch, rewritten by each phase, so that a phase locks and
-// reads one key and a branch leaves two keys (record and index) behind. The
-// index key is written with the branch's first record; it orders branches
-// by time so that a purge reads only what it deletes, and the purge moves it
-// to the last write time of a branch written again since.
+// reads one key and a branch leaves one key behind. Records expire in
+// compaction: a compaction filter drops a record whose last write time is
+// older than the store's retention (rocksdb_barrier_store.cc).
+//
+// Format 2 (SDK 0.1.0 from 2026-12-02) had, besides, one index key per
+// branch, written with its first record,
+//   index:  'w' be64(time, unix micros) branch_key -> ""
+// which a purge scanned in time order. Open() of a format 2 store only
+// rewrites the format key: format 2 records are format 3 records, and the
+// compaction filter drops the index keys wherever it meets them.
 //
 // Format 1 (SDK 0.1.0 before format 2), migrated by Open(): one record per
 // phase,
@@ -34,7 +39,9 @@ namespace tcc::participant::internal {
 inline constexpr char kBranchPrefix = 'b';
 inline constexpr char kIndexPrefix = 'w';
 inline constexpr char kFormatKey[] = "v";
-inline constexpr uint32_t kFormat = 2;
+inline constexpr uint32_t kFormat = 3;
+// The oldest format Open() takes as it is, rewriting only the format key.
+inline constexpr uint32_t kFormatWithIndex = 2;
 inline constexpr char kLegacyRecordPrefix = 'r';
 
 std::string BranchKey(std::string_view gid, std::string_view branch_id);
@@ -45,11 +52,8 @@ std::string BranchValue(const BranchRecords& records, absl::Time written,
 bool ParseBranchValue(std::string_view value, BranchRecords* records,
                       absl::Time* written, std::string* try_reply);
 
-std::string IndexKey(absl::Time written, std::string_view branch_key);
-// The first index key of records written at or after `t`.
-std::string IndexKeyBound(absl::Time t);
-// The key an index key points to; empty if `index_key` is malformed.
-std::string_view KeyOfIndexKey(std::string_view index_key);
+// Formats 1 and 2: the index key of the record `key` written at `written`.
+std::string IndexKey(absl::Time written, std::string_view key);
 
 std::string FormatValue(uint32_t format);
 // False when `value` is malformed.

@@ -10,6 +10,7 @@
 #include "absl/synchronization/notification.h"
 #include "barrier_codec.h"
 #include "barrier_rules.h"
+#include "rocksdb/compaction_filter.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/memtablerep.h"
 #include "rocksdb/options.h"
@@ -58,10 +59,10 @@ absl::Status LockAndRead(rocksdb::Transaction& txn,
 }
 
 // The barrier column family's prefix extractor: a branch record is its own
-// prefix, and all index keys share one ("w"). The memtable hashes on it (see
-// Open), and the purge's scan of the index stays inside the index prefix.
-// (A format 1 record's prefix is its key without the phase byte, as the SDK
-// that wrote it had it, so that its table files' filters still apply.)
+// prefix; any other key's prefix is its first byte. The memtable hashes on
+// it (see Open). (A format 1 record's prefix is its key without the phase
+// byte, as the SDK that wrote it had it, so that its table files' filters
+// still apply.)
 class BarrierKeyPrefix final : public rocksdb::SliceTransform {
  public:
   const char* Name() const override { return "tcc.participant.BarrierKey"; }
@@ -78,6 +79,72 @@ class BarrierKeyPrefix final : public rocksdb::SliceTransform {
   }
   bool InDomain(const rocksdb::Slice&) const override { return true; }
 };
+
+// Drops, from the table files a compaction writes, every branch record last
+// written before `cutoff`, and every index key formats 1 and 2 wrote (format
+// 3 has none; a format 1 migration deletes its own, so it does not care when
+// this drops them). RocksDB turns a dropped key into a tombstone until the
+// last level, so an older version of the record below cannot reappear.
+// Everything else (the format key, a record it cannot parse, a format 1
+// record not migrated yet) is kept.
+class ExpiredBarrierFilter final : public rocksdb::CompactionFilter {
+ public:
+  explicit ExpiredBarrierFilter(absl::Time cutoff) : cutoff_(cutoff) {}
+
+  const char* Name() const override { return "tcc.participant.ExpiredBarrier"; }
+
+  bool Filter(int /*level*/, const rocksdb::Slice& key,
+              const rocksdb::Slice& value, std::string* /*new_value*/,
+              bool* /*value_changed*/) const override {
+    if (key.empty()) return false;
+    if (key[0] == internal::kIndexPrefix) return true;
+    if (key[0] != internal::kBranchPrefix) return false;
+    absl::Time written;
+    return internal::ParseBranchValue({value.data(), value.size()}, nullptr,
+                                      &written, nullptr) &&
+           written < cutoff_;
+  }
+
+ private:
+  const absl::Time cutoff_;
+};
+
+// One filter per compaction, its cutoff the store's clock at the start of
+// the compaction minus the retention. Compactions only: a flush keeps
+// everything (RocksDB's default), so a record expires once it has reached a
+// table file and a compaction rewrites that file.
+class ExpiredBarrierFilterFactory final
+    : public rocksdb::CompactionFilterFactory {
+ public:
+  ExpiredBarrierFilterFactory(Clock* clock, absl::Duration retention)
+      : clock_(clock), retention_(retention) {}
+
+  const char* Name() const override {
+    return "tcc.participant.ExpiredBarrierFactory";
+  }
+
+  std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(
+      const rocksdb::CompactionFilter::Context& /*context*/) override {
+    const absl::Time cutoff = retention_ == absl::InfiniteDuration()
+                                  ? absl::InfinitePast()
+                                  : clock_->Now() - retention_;
+    return std::make_unique<ExpiredBarrierFilter>(cutoff);
+  }
+
+ private:
+  Clock* const clock_;
+  const absl::Duration retention_;
+};
+
+// RocksDB's periodic compaction rewrites every barrier table file at least
+// this often, so that an expired record leaves even from files no ordinary
+// compaction reaches: the retention, at least an hour; none (0) for an
+// infinite retention.
+uint64_t PeriodicCompactionSeconds(absl::Duration retention) {
+  if (retention == absl::InfiniteDuration()) return 0;
+  return static_cast<uint64_t>(
+      absl::ToInt64Seconds(std::max(retention, absl::Hours(1))));
+}
 
 // The barrier column family keeps its memtables small and flushes them
 // together: a flush sorts each hashed memtable into a skip list, which for
@@ -100,22 +167,18 @@ struct LegacyBranch {
   std::string branch_key;
   internal::BranchRecords records;
   std::string try_reply;
-  absl::Time first = absl::InfiniteFuture();
   absl::Time last = absl::InfinitePast();
   std::vector<std::pair<std::string, absl::Time>> old_keys;
 };
 
-// Adds the format 2 form of `branch` to `batch`: its record, its index key
-// at its first write, and deletes of its old records and their index keys.
+// Adds the current form of `branch` to `batch`: its record, and deletes of
+// its old records and their index keys.
 rocksdb::Status AddMigrated(const LegacyBranch& branch,
                             rocksdb::ColumnFamilyHandle* cf,
                             rocksdb::WriteBatch* batch) {
   rocksdb::Status s = batch->Put(
       cf, branch.branch_key,
       internal::BranchValue(branch.records, branch.last, branch.try_reply));
-  if (s.ok()) {
-    s = batch->Put(cf, internal::IndexKey(branch.first, branch.branch_key), "");
-  }
   for (const auto& [key, written] : branch.old_keys) {
     if (s.ok()) s = batch->Delete(cf, key);
     if (s.ok()) s = batch->Delete(cf, internal::IndexKey(written, key));
@@ -123,10 +186,11 @@ rocksdb::Status AddMigrated(const LegacyBranch& branch,
   return s;
 }
 
-// Brings the barrier column family to format 2: checks the format key, and
-// when there is none converts every format 1 record, a batch of whole
-// branches per synced write (a crash in between leaves branches either
-// converted or not, and the next Open() goes on), then writes the key.
+// Brings the barrier column family to the current format: checks the format
+// key; format 2 only gets the current key (see barrier_codec.h); with no
+// key, converts every format 1 record, a batch of whole branches per synced
+// write (a crash in between leaves branches either converted or not, and
+// the next Open() goes on), then writes the key.
 absl::Status MigrateToCurrentFormat(rocksdb::TransactionDB* db,
                                     rocksdb::ColumnFamilyHandle* cf) {
   std::string value;
@@ -137,17 +201,24 @@ absl::Status MigrateToCurrentFormat(rocksdb::TransactionDB* db,
     if (!internal::ParseFormatValue(value, &format)) {
       return absl::InternalError("barrier store: malformed format record");
     }
-    if (format != internal::kFormat) {
+    if (format == internal::kFormat) return absl::OkStatus();
+    if (format != internal::kFormatWithIndex) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "barrier store has format ", format, "; this SDK reads format ",
-          internal::kFormat, " (written by a newer SDK?)"));
+          "barrier store has format ", format, "; this SDK reads formats ",
+          internal::kFormatWithIndex, " to ", internal::kFormat,
+          " (written by a newer SDK?)"));
     }
-    return absl::OkStatus();
+  } else if (!s.IsNotFound()) {
+    return FromRocksDbStatus(s, "read barrier format");
   }
-  if (!s.IsNotFound()) return FromRocksDbStatus(s, "read barrier format");
 
   rocksdb::WriteOptions synced;
   synced.sync = true;
+  if (s.ok()) {
+    s = db->Put(synced, cf, internal::kFormatKey,
+                internal::FormatValue(internal::kFormat));
+    return FromRocksDbStatus(s, "write barrier format");
+  }
   const std::string begin(1, internal::kLegacyRecordPrefix);
   const std::string end(1, internal::kLegacyRecordPrefix + 1);
   rocksdb::Slice upper(end);
@@ -198,7 +269,6 @@ absl::Status MigrateToCurrentFormat(rocksdb::TransactionDB* db,
         branch.records.cancelled = true;
         break;
     }
-    branch.first = std::min(branch.first, written);
     branch.last = std::max(branch.last, written);
     branch.old_keys.emplace_back(key, written);
   }
@@ -247,13 +317,12 @@ absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> RocksDbBarrierStore::Open(
   if (!has_barrier_cf) names.push_back(kBarrierColumnFamily);
 
   // Every barrier lookup is a point lookup of one branch's record, and the
-  // only scan is the purge's, in time order over the index keys. So the
-  // memtable hashes on the branch (BarrierKeyPrefix): a lookup or insert
-  // walks the list of the branch's few versions instead of searching a skip
-  // list of every record, which cost the participants ~7 % of their CPU per
-  // transaction (docs/BENCHMARKS.md). The index keys share one bucket, which
-  // RocksDB turns into a skip list past 256 entries; time-ordered inserts
-  // append to it.
+  // only scan is a format 1 migration's. So the memtable hashes on the
+  // branch (BarrierKeyPrefix): a lookup or insert walks the list of the
+  // branch's few versions instead of searching a skip list of every record,
+  // which cost the participants ~7 % of their CPU per transaction
+  // (docs/BENCHMARKS.md). A format 1 migration's index keys share one
+  // bucket, which RocksDB turns into a skip list past 256 entries.
   rocksdb::ColumnFamilyOptions barrier_cf_options;
   barrier_cf_options.prefix_extractor = std::make_shared<BarrierKeyPrefix>();
   barrier_cf_options.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(
@@ -271,6 +340,14 @@ absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> RocksDbBarrierStore::Open(
   // More to fill while the flush runs: RocksDB slows writes down once all
   // but one of these are full, and stops them when all are.
   barrier_cf_options.max_write_buffer_number = kBarrierMemtablesPerFlush + 4;
+  // Records expire in compaction rather than by a purge, which had to index
+  // every branch by time (one more key per branch, ~4 % of a busy
+  // participant's CPU, docs/BENCHMARKS.md) and delete each record.
+  Clock* const clock = options.clock != nullptr ? options.clock : Clock::Real();
+  barrier_cf_options.compaction_filter_factory =
+      std::make_shared<ExpiredBarrierFilterFactory>(clock, options.retention);
+  barrier_cf_options.periodic_compaction_seconds =
+      PeriodicCompactionSeconds(options.retention);
   rocksdb::BlockBasedTableOptions table_options;
   table_options.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table_options.whole_key_filtering = true;
@@ -437,7 +514,7 @@ absl::StatusOr<BarrierResult> RocksDbBarrierStore::RunDeferred(
   }
 
   // The record keeps the Try's reply so that a duplicate Try answers the
-  // same; the index key is written with the branch's first record only.
+  // same, and its last write time for the compaction filter.
   switch (phase) {
     case Phase::kTry:
       records.tried = true;
@@ -453,9 +530,6 @@ absl::StatusOr<BarrierResult> RocksDbBarrierStore::RunDeferred(
   const absl::Time now = clock_->Now();
   rocksdb::Status s = txn->Put(barrier_cf_, branch_key,
                                internal::BranchValue(records, now, try_reply));
-  if (s.ok() && !found) {
-    s = txn->Put(barrier_cf_, internal::IndexKey(now, branch_key), "");
-  }
   if (s.ok()) {
     s = txn->Commit();
     // The WAL may hold part of a failed append: never SyncWAL() after it.
@@ -471,65 +545,15 @@ absl::StatusOr<BarrierResult> RocksDbBarrierStore::RunDeferred(
   return internal::ResultOf(*step);
 }
 
-absl::StatusOr<int> RocksDbBarrierStore::PurgeOlderThan(absl::Time cutoff,
-                                                        int max_records) {
-  if (max_records <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_records must be positive, got ", max_records));
-  }
-  const std::string begin(1, internal::kIndexPrefix);
-  const std::string end = internal::IndexKeyBound(cutoff);
-  rocksdb::Slice upper(end);
-  rocksdb::ReadOptions read_options;
-  read_options.iterate_upper_bound = &upper;
-  // Every index key has the same prefix (BarrierKeyPrefix), which the hash
-  // memtable iterates in order.
-  read_options.prefix_same_as_start = true;
-
-  std::unique_ptr<rocksdb::Transaction> txn = BeginTransaction(options_.sync);
-  int deleted = 0;
-  bool wrote = false;
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(read_options, barrier_cf_));
-  for (it->Seek(begin); it->Valid() && deleted < max_records; it->Next()) {
-    const std::string_view branch_key =
-        internal::KeyOfIndexKey({it->key().data(), it->key().size()});
-    // The record is locked, so a purge never slips between a Run's read of
-    // it and its commit, and read again: it may have been rewritten since
-    // its index key was.
-    bool found = false;
-    std::string value;
-    absl::Time last_write;
-    absl::Status status;
-    if (!branch_key.empty()) {
-      status = LockAndRead(*txn, barrier_cf_, std::string(branch_key), &found,
-                           &value, "purge barrier records");
-      if (!status.ok()) return status;
-      if (found &&
-          !internal::ParseBranchValue(value, nullptr, &last_write, nullptr)) {
-        return absl::InternalError(
-            "purge barrier records: malformed branch record");
-      }
-    }
-    rocksdb::Status s = txn->Delete(barrier_cf_, it->key());
-    if (s.ok() && found && last_write >= cutoff) {
-      // Written again since: index it by its last write.
-      s = txn->Put(barrier_cf_, internal::IndexKey(last_write, branch_key), "");
-    } else if (s.ok() && found) {
-      s = txn->Delete(barrier_cf_,
-                      rocksdb::Slice(branch_key.data(), branch_key.size()));
-      ++deleted;
-    }
-    status = FromRocksDbStatus(s, "purge barrier records");
-    if (!status.ok()) return status;
-    wrote = true;
-  }
-  absl::Status status = FromRocksDbStatus(it->status(), "scan barrier index");
-  if (!status.ok()) return status;
-  if (!wrote) return 0;
-  status = FromRocksDbStatus(txn->Commit(), "purge barrier records");
-  if (!status.ok()) return status;
-  return deleted;
+absl::Status RocksDbBarrierStore::ExpireNow() {
+  rocksdb::CompactRangeOptions compact;
+  // The last level too: a record dropped above it would otherwise leave a
+  // tombstone over its older versions there.
+  compact.bottommost_level_compaction =
+      rocksdb::BottommostLevelCompaction::kForce;
+  return FromRocksDbStatus(
+      db_->CompactRange(compact, barrier_cf_, nullptr, nullptr),
+      "compact barrier records");
 }
 
 absl::StatusOr<std::vector<Phase>> RocksDbBarrierStore::RecordedPhases(

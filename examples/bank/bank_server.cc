@@ -21,12 +21,9 @@
 #include "absl/strings/str_cat.h"
 #include "bank_handlers.h"
 #include "bank_service.h"
-#include "tcc/common/clock.h"
-#include "tcc/common/scheduler.h"
 #include "tcc/common/server_process.h"
 #include "tcc/common/status_macros.h"
 #include "tcc/common/thread_pool.h"
-#include "tcc/participant/barrier_purger.h"
 #include "tcc/participant/participant_server.h"
 #include "tcc/participant/participant_service.h"
 #include "tcc/participant/rocksdb_barrier_store.h"
@@ -40,13 +37,11 @@ ABSL_FLAG(std::string, port_file, "",
           "If set, the bound port is written there once serving.");
 ABSL_FLAG(int, threads, 4, "Worker threads running handlers.");
 ABSL_FLAG(absl::Duration, barrier_retention, absl::Hours(7 * 24),
-          "How long barrier records are kept.");
-ABSL_FLAG(absl::Duration, purge_interval, absl::Minutes(10),
-          "Time between barrier purges.");
+          "How long barrier records are kept after their last write (they "
+          "expire in RocksDB's compactions).");
 
 namespace {
 
-using tcc::participant::BarrierPurger;
 using tcc::participant::ParticipantServer;
 using tcc::participant::ParticipantService;
 using tcc::participant::RocksDbBarrierStore;
@@ -60,6 +55,7 @@ absl::Status Serve(const tcc::StopSignals& stop) {
 
   tcc::participant::RocksDbBarrierStoreOptions store_options;
   store_options.path = data_dir;
+  store_options.retention = absl::GetFlag(FLAGS_barrier_retention);
   TCC_ASSIGN_OR_RETURN(std::unique_ptr<RocksDbBarrierStore> store,
                        RocksDbBarrierStore::Open(store_options));
   for (const auto& [name, balance] : accounts) {
@@ -73,21 +69,6 @@ absl::Status Serve(const tcc::StopSignals& stop) {
   }
 
   tcc::ThreadPool workers("bank", absl::GetFlag(FLAGS_threads));
-  tcc::Scheduler scheduler(tcc::Clock::Real(), &workers);
-  tcc::participant::BarrierPurgerOptions purge_options;
-  purge_options.retention = absl::GetFlag(FLAGS_barrier_retention);
-  purge_options.interval = absl::GetFlag(FLAGS_purge_interval);
-  purge_options.on_sweep = [](const absl::StatusOr<int>& purged) {
-    if (!purged.ok()) {
-      fprintf(stderr, "bank_server: barrier purge failed: %s\n",
-              purged.status().ToString().c_str());
-    } else if (*purged > 0) {
-      fprintf(stderr, "bank_server: purged %d barrier records\n", *purged);
-    }
-  };
-  BarrierPurger<RocksDbBarrierStore> purger(store.get(), &scheduler,
-                                            purge_options);
-
   ParticipantService<RocksDbBarrierStore> participant(store.get(), &workers);
   TCC_RETURN_IF_ERROR(tcc::examples::bank::RegisterBankActions(&participant));
   tcc::examples::bank::BankService bank(store->db(), &workers);
@@ -97,7 +78,6 @@ absl::Status Serve(const tcc::StopSignals& stop) {
   TCC_ASSIGN_OR_RETURN(
       std::unique_ptr<ParticipantServer> server,
       ParticipantServer::Start(server_options, {&participant, &bank}));
-  purger.Start();
   fprintf(stderr, "bank_server: serving on %s\n", server->address().c_str());
   absl::StatusOr<int> signal_number =
       stop.AnnounceAndWait(absl::GetFlag(FLAGS_port_file), server->port());
@@ -108,8 +88,6 @@ absl::Status Serve(const tcc::StopSignals& stop) {
   fprintf(stderr, "bank_server: signal %d, shutting down\n", *signal_number);
   // Calls in flight still need the workers; stop them last.
   server->Shutdown();
-  purger.Stop();
-  scheduler.Shutdown();
   workers.Shutdown();
   return absl::OkStatus();
 }

@@ -3,8 +3,9 @@
 
 // The RocksDB barrier store's column family opened without the store, for
 // tests of its on-disk layout: writing the records SDK 0.1.0 wrote before
-// format 2 (participant_sdk/barrier_codec.h), built here independently of
-// the SDK's code so that the tests pin the old layout, and counting keys.
+// format 2 and those format 2 wrote (participant_sdk/barrier_codec.h), built
+// here independently of the SDK's code so that the tests pin the old
+// layouts, and counting keys.
 
 #include <cstdint>
 #include <memory>
@@ -61,8 +62,32 @@ class RawBarrierFamily {
     ASSERT_TRUE(db_->Put({}, handles_[1], "w" + micros + key, "").ok());
   }
 
+  // One format 2 branch record (phase bits: 1 try, 2 confirm, 4 cancel) and
+  // its index key, last written at `unix_seconds`.
+  void Branch(std::string_view gid, std::string_view branch_id, int bits,
+              int64_t unix_seconds, std::string_view reply = "") {
+    std::string key = "b";
+    key += BigEndian(gid.size(), 4);
+    key += gid;
+    key += BigEndian(branch_id.size(), 4);
+    key += branch_id;
+    const std::string micros = BigEndian(unix_seconds * 1000000, 8);
+    ASSERT_TRUE(db_->Put({}, handles_[1], key,
+                         static_cast<char>(bits) + micros + std::string(reply))
+                    .ok());
+    ASSERT_TRUE(db_->Put({}, handles_[1], "w" + micros + key, "").ok());
+  }
+
   void Put(std::string_view key, std::string_view value) {
     ASSERT_TRUE(db_->Put({}, handles_[1], key, value).ok());
+  }
+
+  // The value of `key`; empty if there is none.
+  std::string Get(std::string_view key) {
+    std::string value;
+    rocksdb::Status s = db_->Get({}, handles_[1], key, &value);
+    EXPECT_TRUE(s.ok() || s.IsNotFound()) << s.ToString();
+    return value;
   }
 
   // How many keys start with `first_byte`.

@@ -1,6 +1,6 @@
-// RocksDB-specific behaviour of RocksDbBarrierStore: opening, lock timeouts
-// and purging. The barrier rules themselves are tested against every store
-// in barrier_semantics_test.
+// RocksDB-specific behaviour of RocksDbBarrierStore: opening, lock timeouts,
+// the on-disk formats and expiry. The barrier rules themselves are tested
+// against every store in barrier_semantics_test.
 
 #include "tcc/participant/rocksdb_barrier_store.h"
 
@@ -222,70 +222,90 @@ TEST_F(RocksDbBarrierStoreTest, AfterSyncWhileASyncRunsQueuesForTheSyncThread) {
             (std::vector<Phase>{Phase::kTry}));
 }
 
-TEST_F(RocksDbBarrierStoreTest, PurgeRemovesOnlyOldRecords) {
+RocksDbBarrierStoreOptions Retention(absl::Duration retention) {
+  RocksDbBarrierStoreOptions options;
+  options.retention = retention;
+  return options;
+}
+
+TEST_F(RocksDbBarrierStoreTest, CompactionDropsOnlyExpiredRecords) {
+  Open(Retention(absl::Hours(1)));
   CountingBody body;
   ASSERT_EQ(Run(Call("old", "1"), Phase::kTry, body).value(),
             BarrierResult::kApplied);
   clock_.Advance(absl::Hours(2));
-  const absl::Time cutoff = clock_.Now();
   ASSERT_EQ(Run(Call("new", "1"), Phase::kTry, body).value(),
             BarrierResult::kApplied);
 
-  EXPECT_EQ(store_->PurgeOlderThan(cutoff, 100).value(), 1);
-  EXPECT_EQ(store_->PurgeOlderThan(cutoff, 100).value(), 0);
-
+  ASSERT_TRUE(store_->ExpireNow().ok());
   body.runs = 0;
   EXPECT_EQ(Run(Call("new", "1"), Phase::kTry, body).value(),
             BarrierResult::kDuplicate);
+  EXPECT_EQ(body.runs, 0);
   // The old record is gone, so the same Try is no longer recognised.
+  EXPECT_TRUE(store_->RecordedPhases("old", "1").value().empty());
   EXPECT_EQ(Run(Call("old", "1"), Phase::kTry, body).value(),
             BarrierResult::kApplied);
   EXPECT_EQ(body.runs, 1);
 }
 
-TEST_F(RocksDbBarrierStoreTest, PurgeDeletesInBatchesOldestFirst) {
+TEST_F(RocksDbBarrierStoreTest, ABranchExpiresAtItsLastWrite) {
+  Open(Retention(absl::Hours(1)));
+  const BranchCall call = Call("g1", "1");
   CountingBody body;
-  for (int i = 0; i < 5; ++i) {
-    ASSERT_EQ(
-        Run(Call("g" + std::to_string(i), "1"), Phase::kTry, body).value(),
-        BarrierResult::kApplied);
-    clock_.Advance(absl::Seconds(1));
-  }
-  const absl::Time cutoff = clock_.Now();
-  EXPECT_EQ(store_->PurgeOlderThan(cutoff, 2).value(), 2);
-  // g0 and g1 went first.
+  ASSERT_EQ(Run(call, Phase::kTry, body).value(), BarrierResult::kApplied);
+  // Compacted while young: in the last level from here on.
+  ASSERT_TRUE(store_->ExpireNow().ok());
+  clock_.Advance(absl::Minutes(50));
+  ASSERT_EQ(Run(call, Phase::kConfirm, body).value(), BarrierResult::kApplied);
+  clock_.Advance(absl::Minutes(20));
+
+  // The Try is 70 minutes old, the record's last write 20.
+  ASSERT_TRUE(store_->ExpireNow().ok());
   body.runs = 0;
-  EXPECT_EQ(Run(Call("g2", "1"), Phase::kTry, body).value(),
+  EXPECT_EQ(Run(call, Phase::kTry, body).value(), BarrierResult::kDuplicate);
+  EXPECT_EQ(Run(call, Phase::kConfirm, body).value(),
             BarrierResult::kDuplicate);
-  EXPECT_EQ(Run(Call("g1", "1"), Phase::kTry, body).value(),
-            BarrierResult::kApplied);
-  EXPECT_EQ(store_->PurgeOlderThan(cutoff, 2).value(), 2);
-  EXPECT_EQ(store_->PurgeOlderThan(cutoff, 2).value(), 1);
-  EXPECT_EQ(store_->PurgeOlderThan(cutoff, 2).value(), 0);
-  EXPECT_EQ(store_->PurgeOlderThan(cutoff, 0).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(body.runs, 0);
+  // Once the last write expires, the branch is gone, after a reopen too.
+  clock_.Advance(absl::Hours(1));
+  ASSERT_TRUE(store_->ExpireNow().ok());
+  EXPECT_TRUE(store_->RecordedPhases("g1", "1").value().empty());
+  Open(Retention(absl::Hours(1)));
+  EXPECT_TRUE(store_->RecordedPhases("g1", "1").value().empty());
 }
 
-TEST_F(RocksDbBarrierStoreTest, PurgeIsOldestFirstAcrossReopenAndManyRecords) {
-  // More index entries than the memtable keeps in a plain list (256), and a
-  // reopen in the middle, so the purge's scan covers the hash memtable's
-  // skip-list bucket and records replayed from the log.
+TEST_F(RocksDbBarrierStoreTest, ExpiryCoversEveryLevelAndReplayedRecords) {
+  // Records compacted once already (the last level), records in a table
+  // file of their own, records replayed from the log after a reopen and
+  // records still in the memtable: only the older half goes.
+  RocksDbBarrierStoreOptions options = Retention(absl::Seconds(3));
+  Open(options);
   CountingBody body;
   constexpr int kBranches = 600;
   for (int i = 0; i < kBranches; ++i) {
-    if (i == kBranches / 2) Open();
+    if (i == 200) {
+      ASSERT_TRUE(store_->ExpireNow().ok());
+    }
+    if (i == 400) Open(options);
     const BranchCall call = Call("g" + std::to_string(i), "1");
     ASSERT_EQ(Run(call, Phase::kTry, body).value(), BarrierResult::kApplied);
     ASSERT_EQ(Run(call, Phase::kConfirm, body).value(),
               BarrierResult::kApplied);
     clock_.Advance(absl::Milliseconds(10));
   }
-  const absl::Time cutoff = clock_.Now();
-  // One record per branch, whatever its phases.
-  EXPECT_EQ(store_->PurgeOlderThan(cutoff, kBranches / 2).value(),
-            kBranches / 2);
+  // Now is 6 s after g0, so g0 to g299 are over 3 s old.
+  ASSERT_TRUE(store_->ExpireNow().ok());
+  store_.reset();
+  {
+    // One record per branch, whatever its phases, and nothing else.
+    testing::RawBarrierFamily raw(dir_.Child("db"));
+    EXPECT_EQ(raw.Count('b'), kBranches / 2);
+    EXPECT_EQ(raw.Count('w'), 0);
+    EXPECT_EQ(raw.Count('v'), 1);
+  }
+  Open(options);
   body.runs = 0;
-  // The older half is gone: its Try runs again; the newer half is kept.
   EXPECT_EQ(Run(Call("g299", "1"), Phase::kTry, body).value(),
             BarrierResult::kApplied);
   EXPECT_EQ(Run(Call("g300", "1"), Phase::kTry, body).value(),
@@ -293,43 +313,33 @@ TEST_F(RocksDbBarrierStoreTest, PurgeIsOldestFirstAcrossReopenAndManyRecords) {
   EXPECT_EQ(Run(Call("g599", "1"), Phase::kConfirm, body).value(),
             BarrierResult::kDuplicate);
   EXPECT_EQ(body.runs, 1);
-  // g299's new Try is younger than the cutoff; the other 300 branches go.
-  EXPECT_EQ(store_->PurgeOlderThan(cutoff, 10 * kBranches).value(),
-            kBranches / 2);
-  EXPECT_EQ(store_->PurgeOlderThan(cutoff, 10 * kBranches).value(), 0);
 }
 
-TEST_F(RocksDbBarrierStoreTest, PurgeKeepsABranchWrittenAgainSinceTheCutoff) {
-  const BranchCall call = Call("g1", "1");
+TEST_F(RocksDbBarrierStoreTest, InfiniteRetentionKeepsEveryRecord) {
+  Open(Retention(absl::InfiniteDuration()));
   CountingBody body;
-  ASSERT_EQ(Run(call, Phase::kTry, body).value(), BarrierResult::kApplied);
-  clock_.Advance(absl::Hours(2));
-  const absl::Time cutoff = clock_.Now();
-  clock_.Advance(absl::Seconds(1));
-  ASSERT_EQ(Run(call, Phase::kConfirm, body).value(), BarrierResult::kApplied);
-
-  // The branch was first written before the cutoff but last after it.
-  EXPECT_EQ(store_->PurgeOlderThan(cutoff, 10).value(), 0);
-  body.runs = 0;
-  EXPECT_EQ(Run(call, Phase::kTry, body).value(), BarrierResult::kDuplicate);
-  EXPECT_EQ(Run(call, Phase::kConfirm, body).value(),
+  ASSERT_EQ(Run(Call("g1", "1"), Phase::kTry, body).value(),
+            BarrierResult::kApplied);
+  clock_.Advance(absl::Hours(24 * 3650));
+  ASSERT_TRUE(store_->ExpireNow().ok());
+  EXPECT_EQ(Run(Call("g1", "1"), Phase::kTry, body).value(),
             BarrierResult::kDuplicate);
-  EXPECT_EQ(body.runs, 0);
-  // Its index now points at the Confirm: a later cutoff purges it, once.
-  clock_.Advance(absl::Hours(1));
-  EXPECT_EQ(store_->PurgeOlderThan(clock_.Now(), 10).value(), 1);
-  EXPECT_EQ(store_->PurgeOlderThan(clock_.Now(), 10).value(), 0);
-  EXPECT_TRUE(store_->RecordedPhases("g1", "1").value().empty());
+  EXPECT_EQ(body.runs, 1);
 }
 
-TEST_F(RocksDbBarrierStoreTest, PurgedCancelNoLongerBlocksTry) {
+TEST_F(RocksDbBarrierStoreTest, AnExpiredCancelNoLongerBlocksTry) {
   // Documents why retention must outlast the coordinator's retries.
+  Open(Retention(absl::Hours(1)));
   const BranchCall call = Call("g1", "1");
   CountingBody body;
   ASSERT_EQ(Run(call, Phase::kCancel, body).value(),
             BarrierResult::kEmptyCancel);
-  clock_.Advance(absl::Hours(1));
-  ASSERT_EQ(store_->PurgeOlderThan(clock_.Now(), 10).value(), 1);
+  clock_.Advance(absl::Minutes(59));
+  ASSERT_TRUE(store_->ExpireNow().ok());
+  EXPECT_EQ(Run(Call("g1", "1"), Phase::kTry, body).value(),
+            BarrierResult::kRefusedAfterCancel);
+  clock_.Advance(absl::Minutes(2));
+  ASSERT_TRUE(store_->ExpireNow().ok());
   EXPECT_EQ(Run(call, Phase::kTry, body).value(), BarrierResult::kApplied);
 }
 
@@ -386,11 +396,11 @@ TEST_F(RocksDbBarrierStoreTest, FormatOneRecordsAreMigratedAtOpen) {
   Open();
   store_.reset();
   {
-    // Each branch is one record and one index key; the old ones are gone.
+    // Each branch is one record; the old ones and their index keys are gone.
     testing::RawBarrierFamily migrated(dir_.Child("db"));
     EXPECT_EQ(migrated.Count('r'), 0);
     EXPECT_EQ(migrated.Count('b'), kBulk + 3);
-    EXPECT_EQ(migrated.Count('w'), kBulk + 3);
+    EXPECT_EQ(migrated.Count('w'), 0);
     EXPECT_EQ(migrated.Count('v'), 1);
   }
   Open();
@@ -415,20 +425,53 @@ TEST_F(RocksDbBarrierStoreTest, FormatOneRecordsAreMigratedAtOpen) {
   EXPECT_EQ(store_->RecordedPhases("g1", "1").value(),
             (std::vector<Phase>{Phase::kTry, Phase::kConfirm}));
 
-  // The purge sees each branch once, at its first write (and g3, written
-  // again just now, at that).
-  EXPECT_EQ(store_->PurgeOlderThan(absl::FromUnixSeconds(1010), 100).value(),
-            2);
-  EXPECT_EQ(store_->PurgeOlderThan(absl::FromUnixSeconds(5000 + kBulk), 10000)
-                .value(),
-            kBulk);
-  EXPECT_EQ(
-      store_->PurgeOlderThan(clock_.Now() + absl::Seconds(1), 10000).value(),
-      1);
+  // A record keeps its last write time: all but g3, written again just
+  // now, are decades older than the default retention.
+  ASSERT_TRUE(store_->ExpireNow().ok());
+  EXPECT_TRUE(store_->RecordedPhases("g1", "1").value().empty());
+  EXPECT_EQ(store_->RecordedPhases("g3", "1").value(),
+            (std::vector<Phase>{Phase::kTry, Phase::kConfirm}));
   // A reopen finds nothing to migrate.
   Open();
   EXPECT_EQ(Run(Call("g1", "1"), Phase::kTry, body).value(),
             BarrierResult::kApplied);
+}
+
+TEST_F(RocksDbBarrierStoreTest, FormatTwoIsReadAsItIsAndLosesItsIndexKeys) {
+  store_.reset();
+  ASSERT_TRUE(rocksdb::DestroyDB(dir_.Child("db"), {}).ok());
+  const int64_t now = absl::ToUnixSeconds(clock_.Now());
+  {
+    testing::RawBarrierFamily old(dir_.Child("db"));
+    old.Put("v", testing::BigEndian(2, 4));
+    old.Branch("g1", "1", 1 | 2, now - 60, "held");
+    old.Branch("g2", "1", 4, now - 30);
+    old.Branch("g3", "1", 1, now - 8 * 24 * 3600);  // Past the retention.
+  }
+  Open();
+  CountingBody body;
+  std::string reply;
+  EXPECT_EQ(Run(Call("g1", "1"), Phase::kTry, body, &reply).value(),
+            BarrierResult::kDuplicate);
+  EXPECT_EQ(reply, "held");
+  EXPECT_EQ(Run(Call("g1", "1"), Phase::kConfirm, body).value(),
+            BarrierResult::kDuplicate);
+  EXPECT_EQ(Run(Call("g2", "1"), Phase::kTry, body).value(),
+            BarrierResult::kRefusedAfterCancel);
+  EXPECT_EQ(body.runs, 0);
+  ASSERT_TRUE(store_->ExpireNow().ok());
+  EXPECT_TRUE(store_->RecordedPhases("g3", "1").value().empty());
+  store_.reset();
+  {
+    testing::RawBarrierFamily upgraded(dir_.Child("db"));
+    EXPECT_EQ(upgraded.Count('b'), 2);
+    EXPECT_EQ(upgraded.Count('w'), 0);
+    // A format 2 SDK refuses the store rather than miss index keys.
+    EXPECT_EQ(upgraded.Get("v"), testing::BigEndian(3, 4));
+  }
+  Open();
+  EXPECT_EQ(store_->RecordedPhases("g1", "1").value(),
+            (std::vector<Phase>{Phase::kTry, Phase::kConfirm}));
 }
 
 TEST_F(RocksDbBarrierStoreTest, ANewerFormatIsRefused) {
@@ -436,14 +479,14 @@ TEST_F(RocksDbBarrierStoreTest, ANewerFormatIsRefused) {
   ASSERT_TRUE(rocksdb::DestroyDB(dir_.Child("db"), {}).ok());
   {
     testing::RawBarrierFamily db(dir_.Child("db"));
-    db.Put("v", testing::BigEndian(3, 4));
+    db.Put("v", testing::BigEndian(4, 4));
   }
   RocksDbBarrierStoreOptions options;
   options.path = dir_.Child("db");
   absl::StatusOr<std::unique_ptr<RocksDbBarrierStore>> store =
       RocksDbBarrierStore::Open(options);
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(store.status().message().find("format 3"), std::string::npos)
+  EXPECT_NE(store.status().message().find("format 4"), std::string::npos)
       << store.status();
 }
 

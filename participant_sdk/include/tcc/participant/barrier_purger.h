@@ -15,7 +15,7 @@ namespace tcc::participant {
 struct BarrierPurgerOptions {
   // Barrier records older than this are deleted. It must exceed the longest
   // time the coordinator may still send a phase of a branch (see
-  // RocksDbBarrierStore::PurgeOlderThan). Default 7 days.
+  // PostgresBarrierStore::PurgeOlderThan). Default 7 days.
   absl::Duration retention = absl::Hours(7 * 24);
   // Time between the end of one sweep's purging and the start of the next
   // sweep. Default 10 minutes.
@@ -29,8 +29,10 @@ struct BarrierPurgerOptions {
 };
 
 // Periodically purges expired barrier records from `Store` (which provides
-// `absl::StatusOr<int> PurgeOlderThan(absl::Time cutoff, int max_records)`),
-// driven by a Scheduler and timed by the scheduler's clock. Thread-safe.
+// `absl::StatusOr<int> PurgeOlderThan(absl::Time cutoff, int max_records)`,
+// as PostgresBarrierStore does), driven by a Scheduler and timed by the
+// scheduler's clock. Thread-safe. RocksDbBarrierStore needs none: its
+// records expire in compaction (RocksDbBarrierStoreOptions::retention).
 template <class Store>
 class BarrierPurger {
  public:

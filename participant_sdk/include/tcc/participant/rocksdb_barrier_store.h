@@ -67,8 +67,20 @@ struct RocksDbBarrierStoreOptions {
   // rocksdb::Env::Default(). For fault-injection tests. Must outlive the
   // store. Fixed at Open().
   rocksdb::Env* env = nullptr;
-  // Source of the write time stored in barrier records (see PurgeOlderThan).
-  // Default nullptr: Clock::Real(). Must outlive the store.
+  // How long a branch's barrier record is kept after its last write. It
+  // must exceed the longest time the coordinator may still send a phase of
+  // the branch (its retries and its own retention): once the record is
+  // gone, a late Cancel counts as empty and a duplicate Try runs again.
+  // Records expire in compaction: no sooner than `retention` after their
+  // last write, and, since RocksDB's periodic compaction rewrites every
+  // barrier table file at least once per `retention` (at least an hour),
+  // about one more `retention` later at the latest (ExpireNow() drops them
+  // at once). absl::InfiniteDuration() keeps them forever. Default 7 days.
+  // Fixed at Open().
+  absl::Duration retention = absl::Hours(7 * 24);
+  // Source of the write time stored in barrier records, and of the time
+  // they are compared with for `retention`. Default nullptr: Clock::Real().
+  // Must outlive the store.
   Clock* clock = nullptr;
   // For tests only: called with one of the kSyncPoint* names (barrier.h),
   // on the thread running Run(); at kSyncPointLocked the branch's locks are
@@ -86,7 +98,7 @@ struct RocksDbBarrierStoreOptions {
 // per (gid, branch_id) holding the phases recorded for the branch, and never
 // collide with business keys.
 //
-// Thread-safe: any number of threads may call Run() and PurgeOlderThan()
+// Thread-safe: any number of threads may call Run() and ExpireNow()
 // concurrently. Calls for the same branch are serialised by row locks; calls
 // for different branches only contend on the business keys their handlers
 // lock.
@@ -176,21 +188,13 @@ class RocksDbBarrierStore {
   void AfterSync(absl::AnyInvocable<void(absl::Status) &&> done,
                  bool caller_may_sync = true);
 
-  // Deletes the barrier records of up to `max_records` branches last
-  // written before `cutoff`, oldest first, in one synced write, and returns
-  // how many branches it deleted. Call it repeatedly until it returns less
-  // than `max_records` to drain. A branch first written before `cutoff` and
-  // written again since is kept (and found by a later call at its last
-  // write).
-  //
-  // Purging is only safe for branches that are finished: once a branch's
-  // try record is gone, a late Cancel is treated as empty and a duplicate Try
-  // runs again. Choose a cutoff well beyond the coordinator's longest retry.
-  //
-  // Errors: INVALID_ARGUMENT when max_records <= 0; UNAVAILABLE when a
-  // record's lock is held past lock_timeout (retry later); INTERNAL for other
-  // RocksDB errors.
-  absl::StatusOr<int> PurgeOlderThan(absl::Time cutoff, int max_records);
+  // Drops every barrier record expired by now (see retention) at once,
+  // rather than when a compaction reaches it: flushes the barrier column
+  // family's memtables and compacts all of its table files, rewriting every
+  // record that stays. For tests, and for maintenance after the retention
+  // was shortened; records expire without it. Errors: INTERNAL or
+  // UNAVAILABLE for RocksDB errors.
+  absl::Status ExpireNow();
 
   // The phases recorded for the branch (gid, branch_id), in the order Try,
   // Confirm, Cancel; empty if none. For diagnostics and tests. Thread-safe.
