@@ -74,13 +74,13 @@ absl::StatusOr<std::unique_ptr<BenchCluster>> BenchCluster::Start(
       if (child != nullptr) cluster->participants_.push_back(std::move(child));
       if (!port.ok()) return port.status();
       cluster->participant_names_.push_back(name);
-      // grpc_retries only when set, so that a tccd built before the field
-      // existed (--tccd, for an A/B) still reads the file.
+      // grpc_retries and batch only when set, so that a tccd built before
+      // the fields existed (--tccd, for an A/B) still reads the file.
       absl::StrAppend(
           &config, "participant { name: \"", name, "\" target: \"",
           Loopback(*port), "\" channels: ", options.participant_channels,
           options.participant_grpc_retries ? " grpc_retries: true" : "",
-          " }\n");
+          options.batch_phase_two ? "" : " batch { disabled: true }", " }\n");
     }
     if (options.hold_try_delay > absl::ZeroDuration()) {
       absl::StatusOr<int> port = StartServing(

@@ -31,6 +31,8 @@ struct BenchClusterOptions {
   int participant_channels = 1;
   // Config grpc_retries of those connections.
   bool participant_grpc_retries = false;
+  // false: batch { disabled: true } in tccd's configuration.
+  bool batch_phase_two = true;
   // Extra flags of every benchmark participant, e.g. "--sync=false".
   std::vector<std::string> participant_extra_args;
   // Extra tccd flags, e.g. "--call_timeout_ms=5000".

@@ -121,6 +121,10 @@ ABSL_FLAG(bool, client_grpc_retries, true,
 ABSL_FLAG(bool, participant_grpc_retries, false,
           "gRPC's own retries on tccd's channels to the participants (config "
           "grpc_retries).");
+ABSL_FLAG(bool, batch_phase_two, true,
+          "Let tccd send queued Confirms and Cancels in Participant.Batch "
+          "calls (the default); false writes batch { disabled: true } into "
+          "tccd's configuration: one call per branch and phase.");
 ABSL_FLAG(int32_t, participant_executor_threads, 2,
           "bench_participant --executor_threads.");
 ABSL_FLAG(int32_t, tccd_executor_threads, 2, "tccd --executor_threads.");
@@ -523,6 +527,7 @@ int Main() {
       absl::GetFlag(FLAGS_participant_channels);
   cluster_options.participant_grpc_retries =
       absl::GetFlag(FLAGS_participant_grpc_retries);
+  cluster_options.batch_phase_two = absl::GetFlag(FLAGS_batch_phase_two);
   cluster_options.tccd_extra_args = absl::GetFlag(FLAGS_tccd_args);
   cluster_options.participant_extra_args =
       absl::GetFlag(FLAGS_participant_args);

@@ -531,6 +531,11 @@ void Coordinator::Stop() {
   }
   if (recovery_thread_.joinable()) recovery_thread_.join();
   pool_->WaitIdle();
+  PhaseTwoBatcher::Counters c = pool_->BatchCounters();
+  if (c.batch_calls > 0) {
+    LogInfo("second phase: ", c.single_calls, " single calls, ", c.batch_calls,
+            " Batch calls carrying ", c.batched_items, " items");
+  }
 }
 
 }  // namespace tcc::coordinator

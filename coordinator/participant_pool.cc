@@ -86,6 +86,12 @@ absl::StatusOr<std::unique_ptr<ParticipantPool>> ParticipantPool::Create(
       return absl::InvalidArgumentError(
           absl::StrCat("participant ", p.name(), " is configured twice"));
     }
+    if (p.batch().max_items() < 0 || p.batch().max_items() > 1024 ||
+        p.batch().max_in_flight() < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "participant ", p.name(),
+          ": batch.max_items must be 0-1024 and batch.max_in_flight >= 0"));
+    }
     auto creds = Credentials(p);
     if (!creds.ok()) return creds.status();
     auto endpoint = std::make_unique<Endpoint>();
@@ -104,6 +110,22 @@ absl::StatusOr<std::unique_ptr<ParticipantPool>> ParticipantPool::Create(
       endpoint->stubs.push_back(v1::Participant::NewStub(
           grpc::CreateCustomChannel(p.target(), *creds, args)));
     }
+    if (!p.batch().disabled()) {
+      PhaseTwoBatcherOptions options;
+      if (p.batch().max_in_flight() > 0) {
+        options.max_in_flight = p.batch().max_in_flight();
+      }
+      if (p.batch().max_items() > 0) options.max_items = p.batch().max_items();
+      Endpoint* ep = endpoint.get();
+      endpoint->batcher = std::make_unique<PhaseTwoBatcher>(
+          p.name(), options, [ep] { return ep->PickStub(); },
+          [ep](BranchPhase phase, v1::BranchRequest request,
+               const Metadata& metadata, absl::Duration deadline,
+               BranchCallDone done) {
+            CallOne(*ep, phase, std::move(request), metadata, deadline,
+                    std::move(done));
+          });
+    }
     pool->endpoints_.emplace(p.name(), std::move(endpoint));
   }
   return pool;
@@ -111,6 +133,23 @@ absl::StatusOr<std::unique_ptr<ParticipantPool>> ParticipantPool::Create(
 
 bool ParticipantPool::Contains(const std::string& name) const {
   return endpoints_.contains(name);
+}
+
+v1::Participant::Stub* ParticipantPool::Endpoint::PickStub() {
+  return stubs[next.fetch_add(1, std::memory_order_relaxed) % stubs.size()]
+      .get();
+}
+
+PhaseTwoBatcher::Counters ParticipantPool::BatchCounters() const {
+  PhaseTwoBatcher::Counters sum;
+  for (const auto& [name, endpoint] : endpoints_) {
+    if (endpoint->batcher == nullptr) continue;
+    PhaseTwoBatcher::Counters c = endpoint->batcher->counters();
+    sum.single_calls += c.single_calls;
+    sum.batch_calls += c.batch_calls;
+    sum.batched_items += c.batched_items;
+  }
+  return sum;
 }
 
 void ParticipantPool::Call(const std::string& participant, BranchPhase phase,
@@ -125,11 +164,27 @@ void ParticipantPool::Call(const std::string& participant, BranchPhase phase,
     return;
   }
   Endpoint& ep = *it->second;
-  v1::Participant::Stub* stub =
-      ep.stubs[ep.next.fetch_add(1, std::memory_order_relaxed) %
-               ep.stubs.size()]
-          .get();
+  in_flight_.fetch_add(1);
+  BranchCallDone counted = [this, done = std::move(done)](
+                               const grpc::Status& status,
+                               v1::BranchResponse&& response) mutable {
+    std::move(done)(status, std::move(response));
+    CallFinished();
+  };
+  if (phase != BranchPhase::kTry && ep.batcher != nullptr) {
+    ep.batcher->Add(phase, std::move(request), metadata, deadline,
+                    std::move(counted));
+  } else {
+    CallOne(ep, phase, std::move(request), metadata, deadline,
+            std::move(counted));
+  }
+}
 
+void ParticipantPool::CallOne(Endpoint& ep, BranchPhase phase,
+                              v1::BranchRequest request,
+                              const Metadata& metadata, absl::Duration deadline,
+                              BranchCallDone done) {
+  v1::Participant::Stub* stub = ep.PickStub();
   struct Call {
     grpc::ClientContext context;
     v1::BranchRequest request;
@@ -143,11 +198,13 @@ void ParticipantPool::Call(const std::string& participant, BranchPhase phase,
   for (const auto& [key, value] : metadata) {
     call->context.AddMetadata(key, value);
   }
-  in_flight_.fetch_add(1);
-  auto on_done = [this, call](grpc::Status status) {
-    std::move(call->done)(status, std::move(call->response));
+  auto on_done = [call](grpc::Status status) {
+    // The call is gone before `done` runs: the last `done` may let the pool
+    // (and its channels) go.
+    BranchCallDone done = std::move(call->done);
+    v1::BranchResponse response = std::move(call->response);
     delete call;
-    CallFinished();
+    std::move(done)(status, std::move(response));
   };
   switch (phase) {
     case BranchPhase::kTry:

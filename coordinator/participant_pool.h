@@ -12,20 +12,13 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "coordinator/branch_call.h"
+#include "coordinator/phase_two_batcher.h"
 #include "coordinator/proto/config.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "tcc/v1/participant.grpc.pb.h"
 
 namespace tcc::coordinator {
-
-enum class BranchPhase { kTry, kConfirm, kCancel };
-const char* BranchPhaseName(BranchPhase phase);
-
-using Metadata = std::vector<std::pair<std::string, std::string>>;
-
-// Called on a gRPC thread when a participant call ends: must not block.
-using BranchCallDone =
-    absl::AnyInvocable<void(const grpc::Status&, v1::BranchResponse&&) &&>;
 
 // The configured participants and one set of long-lived channels to each.
 // The only place the coordinator dials anything: targets come from the
@@ -42,13 +35,19 @@ class ParticipantPool {
 
   // Sends one phase of one branch asynchronously with the given deadline and
   // request metadata. `done` runs exactly once, on a gRPC callback thread.
-  // An unknown participant answers NOT_FOUND through `done`.
+  // An unknown participant answers NOT_FOUND through `done`. Confirms and
+  // Cancels go through the participant's PhaseTwoBatcher (unless its
+  // configuration disables batching): under load they may wait for an
+  // earlier call to the participant to return and then leave in one Batch
+  // call; `deadline` counts from when the call leaves.
   void Call(const std::string& participant, BranchPhase phase,
             v1::BranchRequest request, const Metadata& metadata,
             absl::Duration deadline, BranchCallDone done);
 
-  // Calls started and not yet finished.
+  // Calls started and not yet finished (queued ones included).
   int64_t InFlight() const { return in_flight_.load(); }
+  // The second-phase batchers' counters, summed over every participant.
+  PhaseTwoBatcher::Counters BatchCounters() const;
   // Blocks until no call is in flight. Not on a gRPC thread.
   void WaitIdle();
 
@@ -56,8 +55,16 @@ class ParticipantPool {
   struct Endpoint {
     std::vector<std::unique_ptr<v1::Participant::Stub>> stubs;
     std::atomic<uint64_t> next{0};
+    // Null when the configuration disables batching.
+    std::unique_ptr<PhaseTwoBatcher> batcher;
+
+    v1::Participant::Stub* PickStub();
   };
   ParticipantPool() = default;
+  // One call of its own.
+  static void CallOne(Endpoint& endpoint, BranchPhase phase,
+                      v1::BranchRequest request, const Metadata& metadata,
+                      absl::Duration deadline, BranchCallDone done);
   void CallFinished();
 
   absl::flat_hash_map<std::string, std::unique_ptr<Endpoint>> endpoints_;

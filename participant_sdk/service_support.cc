@@ -1,6 +1,7 @@
 #include "tcc/participant/internal/service_support.h"
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "tcc/common/grpc_status.h"
 
@@ -31,6 +32,34 @@ BranchCall MakeBranchCall(const grpc::CallbackServerContext& context,
                                std::string(View(value)));
   }
   return call;
+}
+
+BranchCall MakeBranchCall(const tcc::v1::BatchItem& item) {
+  const tcc::v1::BranchRequest& request = item.request();
+  BranchCall call;
+  call.gid = request.gid();
+  call.branch_id = request.branch_id();
+  call.action = request.action();
+  call.payload = request.payload();
+  call.metadata.reserve(item.metadata_size());
+  for (const auto& [key, value] : item.metadata()) {
+    call.metadata.emplace_back(key, value);
+  }
+  return call;
+}
+
+absl::StatusOr<Phase> ToPhase(tcc::v1::Phase phase) {
+  switch (phase) {
+    case tcc::v1::PHASE_TRY:
+      return Phase::kTry;
+    case tcc::v1::PHASE_CONFIRM:
+      return Phase::kConfirm;
+    case tcc::v1::PHASE_CANCEL:
+      return Phase::kCancel;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "batch item without a phase (", static_cast<int>(phase), ")"));
+  }
 }
 
 absl::Status ValidateBranchCall(const BranchCall& call) {

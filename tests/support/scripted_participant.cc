@@ -5,7 +5,8 @@
 
 namespace tcc::testing {
 
-ScriptedParticipant::ScriptedParticipant() {
+ScriptedParticipant::ScriptedParticipant(bool implements_batch)
+    : implements_batch_(implements_batch) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                            &port_);
@@ -53,17 +54,27 @@ bool ScriptedParticipant::WaitForCalls(const std::string& phase,
   return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(10));
 }
 
+void ScriptedParticipant::AnswerHanging(const grpc::Status& status) {
+  std::vector<Hanging> hanging;
+  {
+    absl::MutexLock lock(&mu_);
+    hanging.swap(hanging_);
+  }
+  for (Hanging& h : hanging) {
+    if (h.batch != nullptr && status.ok()) {
+      for (int i = 0; i < h.items; ++i) h.batch->add_results();
+    }
+    h.reactor->Finish(status);
+  }
+}
+
 void ScriptedParticipant::Shutdown() {
-  std::vector<grpc::ServerUnaryReactor*> hanging;
   {
     absl::MutexLock lock(&mu_);
     if (shut_down_) return;
     shut_down_ = true;
-    hanging.swap(hanging_);
   }
-  for (auto* r : hanging) {
-    r->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"));
-  }
+  AnswerHanging(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"));
   server_->Shutdown(std::chrono::system_clock::now());
 }
 
@@ -88,7 +99,7 @@ grpc::ServerUnaryReactor* ScriptedParticipant::Handle(
     if (responder_) answer = responder_(call);
     if (!answer.has_value()) {
       if (!shut_down_) {
-        hanging_.push_back(reactor);
+        hanging_.push_back({reactor});
         return reactor;
       }
       answer = grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down");
@@ -115,6 +126,57 @@ grpc::ServerUnaryReactor* ScriptedParticipant::Cancel(
     grpc::CallbackServerContext* ctx, const v1::BranchRequest* request,
     v1::BranchResponse*) {
   return Handle("Cancel", ctx, request);
+}
+
+grpc::ServerUnaryReactor* ScriptedParticipant::Batch(
+    grpc::CallbackServerContext* ctx, const v1::BatchRequest* request,
+    v1::BatchResponse* response) {
+  if (!implements_batch_) {
+    return v1::Participant::CallbackService::Batch(ctx, request, response);
+  }
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  std::vector<std::optional<grpc::Status>> answers;
+  {
+    absl::MutexLock lock(&mu_);
+    bool hang = false;
+    for (const v1::BatchItem& item : request->items()) {
+      ParticipantCall call;
+      call.phase = item.phase() == v1::PHASE_TRY       ? "Try"
+                   : item.phase() == v1::PHASE_CONFIRM ? "Confirm"
+                   : item.phase() == v1::PHASE_CANCEL  ? "Cancel"
+                                                       : "?";
+      call.gid = item.request().gid();
+      call.branch_id = item.request().branch_id();
+      call.action = item.request().action();
+      call.payload = item.request().payload();
+      call.metadata.insert(item.metadata().begin(), item.metadata().end());
+      call.batch_size = request->items_size();
+      calls_.push_back(call);
+      std::optional<grpc::Status> answer = grpc::Status::OK;
+      if (responder_) answer = responder_(call);
+      hang = hang || !answer.has_value();
+      answers.push_back(std::move(answer));
+    }
+    if (hang && !shut_down_) {
+      hanging_.push_back({reactor, response, request->items_size()});
+      return reactor;
+    }
+    if (hang) {
+      reactor->Finish(
+          grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"));
+      return reactor;
+    }
+  }
+  for (int i = 0; i < request->items_size(); ++i) {
+    v1::BatchResult* result = response->add_results();
+    result->set_code(answers[i]->error_code());
+    result->set_message(answers[i]->error_message());
+    if (answers[i]->ok() && request->items(i).phase() == v1::PHASE_TRY) {
+      result->set_payload("tried:" + request->items(i).request().branch_id());
+    }
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
 }
 
 }  // namespace tcc::testing

@@ -22,6 +22,8 @@ struct ParticipantCall {
   std::string action;
   std::string payload;
   std::map<std::string, std::string> metadata;
+  // Items of the Batch call that carried it; 0 for a call of its own.
+  int batch_size = 0;
 };
 
 // An in-process participant whose answers a test scripts, for testing the
@@ -35,8 +37,9 @@ class ScriptedParticipant final : public v1::Participant::CallbackService {
       std::function<std::optional<grpc::Status>(const ParticipantCall&)>;
 
   // Starts serving on 127.0.0.1 with a free port. Answers OK to everything
-  // until SetResponder is called.
-  ScriptedParticipant();
+  // until SetResponder is called. Without `implements_batch` it answers
+  // Batch as a server without the method would (UNIMPLEMENTED).
+  explicit ScriptedParticipant(bool implements_batch = true);
   ~ScriptedParticipant() override;
 
   std::string address() const;
@@ -48,6 +51,9 @@ class ScriptedParticipant final : public v1::Participant::CallbackService {
   // (then returns false). A wait, not a timing assertion.
   bool WaitForCalls(const std::string& phase, const std::string& gid,
                     int count) const;
+  // Answers every hanging call (a whole Batch call for one that held any
+  // item) with `status`: a Batch call answered OK gets OK for every item.
+  void AnswerHanging(const grpc::Status& status);
   // Answers every hanging call with UNAVAILABLE and stops the server.
   void Shutdown();
 
@@ -60,8 +66,20 @@ class ScriptedParticipant final : public v1::Participant::CallbackService {
   grpc::ServerUnaryReactor* Cancel(grpc::CallbackServerContext* ctx,
                                    const v1::BranchRequest* request,
                                    v1::BranchResponse* response) override;
+  // Each item goes to the responder as a call of its own would; if it
+  // answers std::nullopt for any item the whole call hangs.
+  grpc::ServerUnaryReactor* Batch(grpc::CallbackServerContext* ctx,
+                                  const v1::BatchRequest* request,
+                                  v1::BatchResponse* response) override;
 
  private:
+  // A call not answered yet; `batch` is set for a Batch call.
+  struct Hanging {
+    grpc::ServerUnaryReactor* reactor;
+    v1::BatchResponse* batch = nullptr;
+    int items = 0;
+  };
+
   grpc::ServerUnaryReactor* Handle(const char* phase,
                                    grpc::CallbackServerContext* ctx,
                                    const v1::BranchRequest* request);
@@ -69,7 +87,8 @@ class ScriptedParticipant final : public v1::Participant::CallbackService {
   mutable absl::Mutex mu_;
   Responder responder_ ABSL_GUARDED_BY(mu_);
   std::vector<ParticipantCall> calls_ ABSL_GUARDED_BY(mu_);
-  std::vector<grpc::ServerUnaryReactor*> hanging_ ABSL_GUARDED_BY(mu_);
+  std::vector<Hanging> hanging_ ABSL_GUARDED_BY(mu_);
+  const bool implements_batch_;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

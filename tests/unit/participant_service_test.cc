@@ -50,7 +50,7 @@ class ParticipantServiceTest : public ::testing::Test {
   void SetUp() override {
     RocksDbBarrierStoreOptions options;
     options.path = dir_.Child("db");
-    options.sync = false;
+    options.sync = sync_;
     auto store = RocksDbBarrierStore::Open(options);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
@@ -64,9 +64,13 @@ class ParticipantServiceTest : public ::testing::Test {
       *reply = "reserved:" + call.payload;
       return absl::OkStatus();
     };
-    reserve.confirm_fn = [this](const BranchCall& call, rocksdb::Transaction&,
-                                std::string*) {
+    reserve.confirm_fn = [this](const BranchCall& call,
+                                rocksdb::Transaction& txn, std::string*) {
       log_.Record(Phase::kConfirm, call);
+      rocksdb::Status put = txn.Put("confirmed/" + call.gid, call.payload);
+      if (!put.ok()) return absl::InternalError(put.ToString());
+      // Written, then failed: the barrier must roll the write back.
+      if (call.payload == "fail") return absl::UnavailableError("disk full");
       return absl::OkStatus();
     };
     reserve.cancel_fn = [this](const BranchCall& call, rocksdb::Transaction&,
@@ -121,6 +125,29 @@ class ParticipantServiceTest : public ::testing::Test {
     return status;
   }
 
+  // One Batch call; its results, or the call's own status.
+  grpc::Status CallBatch(const tcc::v1::BatchRequest& request,
+                         tcc::v1::BatchResponse* response) {
+    grpc::ClientContext context;
+    return stub_->Batch(&context, request, response);
+  }
+
+  static void AddItem(tcc::v1::BatchRequest* batch, tcc::v1::Phase phase,
+                      tcc::v1::BranchRequest request) {
+    tcc::v1::BatchItem* item = batch->add_items();
+    item->set_phase(phase);
+    *item->mutable_request() = std::move(request);
+  }
+
+  // The business key the confirm handler writes, or "" if absent.
+  std::string Confirmed(const std::string& gid) {
+    std::string value;
+    rocksdb::Status s =
+        store_->db()->Get(rocksdb::ReadOptions(), "confirmed/" + gid, &value);
+    return s.ok() ? value : "";
+  }
+
+  bool sync_ = false;
   testing::ScopedTempDir dir_;
   ThreadPool pool_{"participant", 2};
   std::unique_ptr<RocksDbBarrierStore> store_;
@@ -241,6 +268,125 @@ TEST_F(ParticipantServiceTest, ServerReportsServingToHealthChecks) {
   }
   // HealthCheckResponse{status: SERVING}: field 1, varint 1.
   EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+}
+
+TEST_F(ParticipantServiceTest, BatchServesEachItemAsItsOwnCallWould) {
+  ASSERT_TRUE(Call(Phase::kTry, Request("g1", "a")).ok());
+  tcc::v1::BatchRequest batch;
+  AddItem(&batch, tcc::v1::PHASE_CONFIRM, Request("g1", "a"));
+  AddItem(&batch, tcc::v1::PHASE_CONFIRM, Request("g1", "a"));  // duplicate
+  AddItem(&batch, tcc::v1::PHASE_CANCEL, Request("g2", "a"));   // empty
+  AddItem(&batch, tcc::v1::PHASE_TRY, Request("g2", "a"));      // hanging
+  AddItem(&batch, tcc::v1::PHASE_TRY, Request("g3", "b"));
+  AddItem(&batch, tcc::v1::PHASE_TRY, Request("g4", "refuse"));
+  AddItem(&batch, tcc::v1::PHASE_TRY, Request("g5", "a", "teleport"));
+  AddItem(&batch, tcc::v1::PHASE_TRY, Request("", "a"));
+  AddItem(&batch, tcc::v1::PHASE_UNSPECIFIED, Request("g6", "a"));
+  tcc::v1::BatchResponse response;
+  ASSERT_TRUE(CallBatch(batch, &response).ok());
+  ASSERT_EQ(response.results_size(), batch.items_size());
+  std::vector<int> codes;
+  for (const auto& r : response.results()) codes.push_back(r.code());
+  EXPECT_EQ(codes,
+            (std::vector<int>{grpc::StatusCode::OK, grpc::StatusCode::OK,
+                              grpc::StatusCode::OK, grpc::StatusCode::ABORTED,
+                              grpc::StatusCode::OK, grpc::StatusCode::ABORTED,
+                              grpc::StatusCode::UNIMPLEMENTED,
+                              grpc::StatusCode::INVALID_ARGUMENT,
+                              grpc::StatusCode::INVALID_ARGUMENT}));
+  EXPECT_EQ(response.results(3).message(),
+            "try refused: branch already cancelled");
+  EXPECT_EQ(response.results(4).payload(), "reserved:b");
+  EXPECT_EQ(response.results(5).message(), "out of stock");
+  EXPECT_EQ(log_.Count(Phase::kConfirm), 1);
+  EXPECT_EQ(log_.Count(Phase::kCancel), 0);
+  EXPECT_EQ(log_.Count(Phase::kTry), 3);  // g1 alone, then g3 and g4
+  EXPECT_EQ(Confirmed("g1"), "a");
+}
+
+TEST_F(ParticipantServiceTest, FailingBatchItemRollsBackOnlyItsOwnWrites) {
+  ASSERT_TRUE(Call(Phase::kTry, Request("g1", "ok")).ok());
+  ASSERT_TRUE(Call(Phase::kTry, Request("g2", "fail")).ok());
+  tcc::v1::BatchRequest batch;
+  AddItem(&batch, tcc::v1::PHASE_CONFIRM, Request("g1", "ok"));
+  AddItem(&batch, tcc::v1::PHASE_CONFIRM, Request("g2", "fail"));
+  tcc::v1::BatchResponse response;
+  ASSERT_TRUE(CallBatch(batch, &response).ok());
+  ASSERT_EQ(response.results_size(), 2);
+  EXPECT_EQ(response.results(0).code(), grpc::StatusCode::OK);
+  EXPECT_EQ(response.results(1).code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(response.results(1).message(), "disk full");
+  EXPECT_EQ(Confirmed("g1"), "ok");
+  EXPECT_EQ(Confirmed("g2"), "");
+  auto phases = store_->RecordedPhases("g2", "1");
+  ASSERT_TRUE(phases.ok()) << phases.status();
+  EXPECT_EQ(*phases, std::vector<Phase>{Phase::kTry});
+  // The retried Confirm runs the handler again, on its own this time.
+  EXPECT_EQ(Call(Phase::kConfirm, Request("g2", "fail")).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(log_.Count(Phase::kConfirm), 3);
+}
+
+TEST_F(ParticipantServiceTest, BatchItemMetadataReachesTheHandler) {
+  tcc::v1::BatchRequest batch;
+  AddItem(&batch, tcc::v1::PHASE_TRY, Request("g1", "a"));
+  (*batch.mutable_items(0)->mutable_metadata())["x-trace-id"] = "trace-9";
+  tcc::v1::BatchResponse response;
+  ASSERT_TRUE(CallBatch(batch, &response).ok());
+  ASSERT_EQ(response.results_size(), 1);
+  EXPECT_EQ(response.results(0).code(), grpc::StatusCode::OK);
+  BranchCall seen = log_.Last();
+  EXPECT_EQ(seen.gid, "g1");
+  ASSERT_EQ(seen.metadata.size(), 1u);
+  EXPECT_EQ(seen.metadata[0].first, "x-trace-id");
+  EXPECT_EQ(seen.metadata[0].second, "trace-9");
+}
+
+TEST_F(ParticipantServiceTest, OversizedBatchIsRefusedWithoutServingAnyItem) {
+  tcc::v1::BatchRequest batch;
+  for (int i = 0; i <= internal::kMaxBatchItems; ++i) {
+    AddItem(&batch, tcc::v1::PHASE_TRY, Request("g" + std::to_string(i), "a"));
+  }
+  tcc::v1::BatchResponse response;
+  grpc::Status status = CallBatch(batch, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "batch of 1025 items; at most 1024 allowed");
+  EXPECT_EQ(log_.Count(Phase::kTry), 0);
+}
+
+// With group commit a batch is answered once one sync covers every item.
+class SyncedParticipantServiceTest : public ParticipantServiceTest {
+ protected:
+  void SetUp() override {
+    sync_ = true;
+    ParticipantServiceTest::SetUp();
+  }
+};
+
+TEST_F(SyncedParticipantServiceTest, BatchIsAnsweredAfterItsItemsAreSynced) {
+  tcc::v1::BatchRequest tries;
+  tcc::v1::BatchRequest confirms;
+  for (int i = 0; i < 50; ++i) {
+    AddItem(&tries, tcc::v1::PHASE_TRY, Request("g" + std::to_string(i), "a"));
+    AddItem(&confirms, tcc::v1::PHASE_CONFIRM,
+            Request("g" + std::to_string(i), "a"));
+  }
+  tcc::v1::BatchResponse response;
+  ASSERT_TRUE(CallBatch(tries, &response).ok());
+  ASSERT_EQ(response.results_size(), 50);
+  for (const auto& r : response.results()) {
+    EXPECT_EQ(r.code(), grpc::StatusCode::OK);
+    EXPECT_EQ(r.payload(), "reserved:a");
+  }
+  response.Clear();
+  ASSERT_TRUE(CallBatch(confirms, &response).ok());
+  ASSERT_EQ(response.results_size(), 50);
+  for (const auto& r : response.results()) {
+    EXPECT_EQ(r.code(), grpc::StatusCode::OK);
+  }
+  EXPECT_EQ(log_.Count(Phase::kConfirm), 50);
+  EXPECT_EQ(Confirmed("g49"), "a");
 }
 
 TEST(ParticipantServerTest, ReportsBoundPortAndRejectsBadAddress) {

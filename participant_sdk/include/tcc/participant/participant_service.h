@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
@@ -77,6 +78,8 @@ struct ResourceHandlers {
 //                       was done);
 //   anything else       the handler's status as is, or the store's error
 //                       (UNAVAILABLE "branch busy, retry", INTERNAL, ...).
+// A Batch item gets, in its BatchResult, exactly the status its own call
+// would have answered (an item without a phase: INVALID_ARGUMENT).
 template <class Store>
 class ParticipantService final : public tcc::v1::Participant::CallbackService {
  public:
@@ -124,9 +127,90 @@ class ParticipantService final : public tcc::v1::Participant::CallbackService {
                                    tcc::v1::BranchResponse* response) override {
     return Handle(Phase::kCancel, context, request, response);
   }
+  // Serves every item as the call of its own phase would be served, one
+  // local transaction each, in order, on one executor task; with group
+  // commit one sync covers them all. Each item's wire status and reply go
+  // to response->results. The call fails as a whole only when it is
+  // malformed (INVALID_ARGUMENT: more than internal::kMaxBatchItems
+  // items), cancelled before it was served (CANCELLED), or the store's sync
+  // failed (that error).
+  grpc::ServerUnaryReactor* Batch(grpc::CallbackServerContext* context,
+                                  const tcc::v1::BatchRequest* request,
+                                  tcc::v1::BatchResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    if (request->items_size() > internal::kMaxBatchItems) {
+      reactor->Finish(grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("batch of ", request->items_size(), " items; at most ",
+                       internal::kMaxBatchItems, " allowed")));
+      return reactor;
+    }
+    std::vector<Work> items;
+    items.reserve(request->items_size());
+    for (const tcc::v1::BatchItem& item : request->items()) {
+      Work work;
+      absl::StatusOr<Phase> phase = internal::ToPhase(item.phase());
+      work.call = internal::MakeBranchCall(item);
+      if (!phase.ok()) {
+        work.early = phase.status();
+      } else {
+        work.phase = *phase;
+        Prepare(&work);
+      }
+      items.push_back(std::move(work));
+    }
+    executor_->Schedule([this, context, response, reactor,
+                         items = std::move(items)]() mutable {
+      if (context->IsCancelled()) {
+        reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                                     "call cancelled before it was served"));
+        return;
+      }
+      std::vector<Outcome> outcomes;
+      outcomes.reserve(items.size());
+      for (Work& work : items) outcomes.push_back(Serve(work));
+      auto answer = [response, reactor, outcomes = std::move(outcomes)](
+                        absl::Status synced) mutable {
+        if (!synced.ok()) {
+          reactor->Finish(ToGrpcStatus(synced));
+          return;
+        }
+        for (Outcome& outcome : outcomes) {
+          tcc::v1::BatchResult* result = response->add_results();
+          grpc::Status status = internal::ToWireStatus(outcome.result);
+          result->set_code(status.error_code());
+          result->set_message(status.error_message());
+          if (status.ok()) result->set_payload(std::move(outcome.reply));
+        }
+        reactor->Finish(grpc::Status::OK);
+      };
+      if constexpr (kGroupSync) {
+        store_->AfterSync(std::move(answer),
+                          /*caller_may_sync=*/executor_->MayBlockOneThread());
+      } else {
+        answer(absl::OkStatus());
+      }
+    });
+    return reactor;
+  }
 
  private:
   using Handlers = ResourceHandlers<LocalTransaction>;
+  using Handler = typename Handlers::Handler;
+
+  // One call (or batch item): what the gRPC thread prepared for the
+  // executor.
+  struct Work {
+    BranchCall call;
+    Phase phase = Phase::kTry;
+    const Handler* handler = nullptr;
+    // Set when the call is answered without running anything.
+    absl::Status early;
+  };
+  struct Outcome {
+    absl::StatusOr<BarrierResult> result;
+    std::string reply;
+  };
 
   // Entries are never removed, so the returned pointer stays valid.
   const Handlers* Find(const std::string& action) const {
@@ -135,38 +219,63 @@ class ParticipantService final : public tcc::v1::Participant::CallbackService {
     return it == handlers_.end() ? nullptr : &it->second;
   }
 
+  // Validates work->call and finds its handler, or sets work->early.
+  void Prepare(Work* work) const {
+    work->early = internal::ValidateBranchCall(work->call);
+    if (!work->early.ok()) return;
+    const Handlers* handlers = Find(work->call.action);
+    if (handlers == nullptr) {
+      work->early = absl::UnimplementedError(absl::StrCat(
+          "no handlers registered for action ", work->call.action));
+      return;
+    }
+    work->handler = work->phase == Phase::kTry       ? &handlers->try_fn
+                    : work->phase == Phase::kConfirm ? &handlers->confirm_fn
+                                                     : &handlers->cancel_fn;
+  }
+
+  // Applies `work` through the barrier, on an executor thread. With group
+  // commit the outcome may rest on writes not yet synced: it must not be
+  // reported before the store's AfterSync() calls back OK.
+  Outcome Serve(const Work& work) {
+    Outcome outcome;
+    if (!work.early.ok()) {
+      outcome.result = work.early;
+      return outcome;
+    }
+    auto body = [&](LocalTransaction& txn, std::string* out) {
+      return (*work.handler)(work.call, txn, out);
+    };
+    if constexpr (kGroupSync) {
+      outcome.result =
+          store_->RunDeferred(work.call, work.phase, body, &outcome.reply);
+    } else {
+      outcome.result = store_->Run(work.call, work.phase, body, &outcome.reply);
+    }
+    return outcome;
+  }
+
   grpc::ServerUnaryReactor* Handle(Phase phase,
                                    grpc::CallbackServerContext* context,
                                    const tcc::v1::BranchRequest* request,
                                    tcc::v1::BranchResponse* response) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    BranchCall call = internal::MakeBranchCall(*context, *request);
-    if (absl::Status valid = internal::ValidateBranchCall(call); !valid.ok()) {
-      reactor->Finish(ToGrpcStatus(valid));
+    Work work;
+    work.call = internal::MakeBranchCall(*context, *request);
+    work.phase = phase;
+    Prepare(&work);
+    if (!work.early.ok()) {
+      reactor->Finish(ToGrpcStatus(work.early));
       return reactor;
     }
-    const Handlers* handlers = Find(call.action);
-    if (handlers == nullptr) {
-      reactor->Finish(grpc::Status(
-          grpc::StatusCode::UNIMPLEMENTED,
-          absl::StrCat("no handlers registered for action ", call.action)));
-      return reactor;
-    }
-    const typename Handlers::Handler* handler =
-        phase == Phase::kTry       ? &handlers->try_fn
-        : phase == Phase::kConfirm ? &handlers->confirm_fn
-                                   : &handlers->cancel_fn;
-    executor_->Schedule([this, phase, handler, context, response, reactor,
-                         call = std::move(call)] {
+    executor_->Schedule([this, context, response, reactor,
+                         work = std::move(work)] {
       if (context->IsCancelled()) {
         reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED,
                                      "call cancelled before it was served"));
         return;
       }
-      std::string reply;
-      auto body = [&](LocalTransaction& txn, std::string* out) {
-        return (*handler)(call, txn, out);
-      };
+      Outcome outcome = Serve(work);
       if constexpr (kGroupSync) {
         // Under load the executor thread moves on and the store's sync
         // thread answers once the outcome is on disk, together with every
@@ -174,19 +283,15 @@ class ParticipantService final : public tcc::v1::Participant::CallbackService {
         // queued and the executor can spare this thread (another one serves
         // the queue, or nothing waits), this thread syncs and answers itself
         // (no hand-off). At most one thread per store syncs at a time.
-        absl::StatusOr<BarrierResult> result =
-            store_->RunDeferred(call, phase, body, &reply);
         store_->AfterSync(
-            [response, reactor, result = std::move(result),
-             reply = std::move(reply)](absl::Status synced) mutable {
-              if (!synced.ok()) result = std::move(synced);
-              Finish(result, std::move(reply), response, reactor);
+            [response, reactor,
+             outcome = std::move(outcome)](absl::Status synced) mutable {
+              if (!synced.ok()) outcome.result = std::move(synced);
+              Finish(outcome, response, reactor);
             },
             /*caller_may_sync=*/executor_->MayBlockOneThread());
       } else {
-        absl::StatusOr<BarrierResult> result =
-            store_->Run(call, phase, body, &reply);
-        Finish(result, std::move(reply), response, reactor);
+        Finish(outcome, response, reactor);
       }
     });
     return reactor;
@@ -199,11 +304,10 @@ class ParticipantService final : public tcc::v1::Participant::CallbackService {
     store.AfterSync(std::move(done), true);
   };
 
-  static void Finish(const absl::StatusOr<BarrierResult>& result,
-                     std::string reply, tcc::v1::BranchResponse* response,
+  static void Finish(Outcome& outcome, tcc::v1::BranchResponse* response,
                      grpc::ServerUnaryReactor* reactor) {
-    if (result.ok()) response->set_payload(std::move(reply));
-    reactor->Finish(internal::ToWireStatus(result));
+    if (outcome.result.ok()) response->set_payload(std::move(outcome.reply));
+    reactor->Finish(internal::ToWireStatus(outcome.result));
   }
 
   Store* const store_;

@@ -16,6 +16,16 @@ namespace tcc::participant::internal {
 BranchCall MakeBranchCall(const grpc::CallbackServerContext& context,
                           const tcc::v1::BranchRequest& request);
 
+// Copies a Batch item and its metadata into a BranchCall.
+BranchCall MakeBranchCall(const tcc::v1::BatchItem& item);
+
+// The most items one Batch call may carry.
+inline constexpr int kMaxBatchItems = 1024;
+
+// The SDK's Phase of a wire phase; INVALID_ARGUMENT for PHASE_UNSPECIFIED
+// or an unknown value.
+absl::StatusOr<Phase> ToPhase(tcc::v1::Phase phase);
+
 // INVALID_ARGUMENT naming the first empty field among gid, branch_id, action.
 absl::Status ValidateBranchCall(const BranchCall& call);
 
