@@ -14,6 +14,20 @@ namespace {
 
 constexpr absl::Duration kStartTimeout = absl::Seconds(30);
 
+// " batch { ... }" for a participant's entry in tccd's configuration, or ""
+// when every setting is tccd's default.
+std::string BatchConfigText(const BenchClusterOptions& options) {
+  std::string fields;
+  if (!options.batch_calls) absl::StrAppend(&fields, " disabled: true");
+  if (options.batch_max_in_flight > 0) {
+    absl::StrAppend(&fields, " max_in_flight: ", options.batch_max_in_flight);
+  }
+  if (options.batch_max_items > 0) {
+    absl::StrAppend(&fields, " max_items: ", options.batch_max_items);
+  }
+  return fields.empty() ? "" : absl::StrCat(" batch {", fields, " }");
+}
+
 std::string Loopback(int port) { return absl::StrCat("127.0.0.1:", port); }
 
 // Starts `argv` with --port_file=<work_dir>/<name>.port and waits for it.
@@ -80,7 +94,7 @@ absl::StatusOr<std::unique_ptr<BenchCluster>> BenchCluster::Start(
           &config, "participant { name: \"", name, "\" target: \"",
           Loopback(*port), "\" channels: ", options.participant_channels,
           options.participant_grpc_retries ? " grpc_retries: true" : "",
-          options.batch_phase_two ? "" : " batch { disabled: true }", " }\n");
+          BatchConfigText(options), " }\n");
     }
     if (options.hold_try_delay > absl::ZeroDuration()) {
       absl::StatusOr<int> port = StartServing(

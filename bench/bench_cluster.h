@@ -32,7 +32,10 @@ struct BenchClusterOptions {
   // Config grpc_retries of those connections.
   bool participant_grpc_retries = false;
   // false: batch { disabled: true } in tccd's configuration.
-  bool batch_phase_two = true;
+  bool batch_calls = true;
+  // batch { max_in_flight, max_items } in tccd's configuration when > 0.
+  int batch_max_in_flight = 0;
+  int batch_max_items = 0;
   // Extra flags of every benchmark participant, e.g. "--sync=false".
   std::vector<std::string> participant_extra_args;
   // Extra tccd flags, e.g. "--call_timeout_ms=5000".

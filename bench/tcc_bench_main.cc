@@ -121,10 +121,16 @@ ABSL_FLAG(bool, client_grpc_retries, true,
 ABSL_FLAG(bool, participant_grpc_retries, false,
           "gRPC's own retries on tccd's channels to the participants (config "
           "grpc_retries).");
-ABSL_FLAG(bool, batch_phase_two, true,
-          "Let tccd send queued Confirms and Cancels in Participant.Batch "
-          "calls (the default); false writes batch { disabled: true } into "
-          "tccd's configuration: one call per branch and phase.");
+ABSL_FLAG(bool, batch_calls, true,
+          "Let tccd send the Tries, and the Confirms and Cancels, that queue "
+          "up behind calls in flight in Participant.Batch calls (the "
+          "default); false writes batch { disabled: true } into tccd's "
+          "configuration: one call per branch and phase.");
+ABSL_FLAG(int32_t, batch_max_in_flight, 0,
+          "batch { max_in_flight } in tccd's configuration; 0: tccd's "
+          "default.");
+ABSL_FLAG(int32_t, batch_max_items, 0,
+          "batch { max_items } in tccd's configuration; 0: tccd's default.");
 ABSL_FLAG(int32_t, participant_executor_threads, 2,
           "bench_participant --executor_threads.");
 ABSL_FLAG(int32_t, tccd_executor_threads, 2, "tccd --executor_threads.");
@@ -527,7 +533,10 @@ int Main() {
       absl::GetFlag(FLAGS_participant_channels);
   cluster_options.participant_grpc_retries =
       absl::GetFlag(FLAGS_participant_grpc_retries);
-  cluster_options.batch_phase_two = absl::GetFlag(FLAGS_batch_phase_two);
+  cluster_options.batch_calls = absl::GetFlag(FLAGS_batch_calls);
+  cluster_options.batch_max_in_flight =
+      absl::GetFlag(FLAGS_batch_max_in_flight);
+  cluster_options.batch_max_items = absl::GetFlag(FLAGS_batch_max_items);
   cluster_options.tccd_extra_args = absl::GetFlag(FLAGS_tccd_args);
   cluster_options.participant_extra_args =
       absl::GetFlag(FLAGS_participant_args);

@@ -33,6 +33,10 @@ bool ThreadPool::MayBlockOneThread() const {
   return threads_.size() > 1 || QueueLength() == 0;
 }
 
+int ThreadPool::Parallelism() const {
+  return static_cast<int>(threads_.size());
+}
+
 void ThreadPool::Shutdown() {
   {
     absl::MutexLock lock(&mu_);

@@ -531,10 +531,12 @@ void Coordinator::Stop() {
   }
   if (recovery_thread_.joinable()) recovery_thread_.join();
   pool_->WaitIdle();
-  PhaseTwoBatcher::Counters c = pool_->BatchCounters();
-  if (c.batch_calls > 0) {
-    LogInfo("second phase: ", c.single_calls, " single calls, ", c.batch_calls,
-            " Batch calls carrying ", c.batched_items, " items");
+  for (bool tries : {true, false}) {
+    CallBatcher::Counters c = pool_->BatchCounters(tries);
+    if (c.batch_calls == 0) continue;
+    LogInfo(tries ? "tries: " : "confirms and cancels: ", c.single_calls,
+            " calls of their own, ", c.batch_calls, " Batch calls carrying ",
+            c.batched_items, " items");
   }
 }
 

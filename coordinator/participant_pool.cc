@@ -111,20 +111,24 @@ absl::StatusOr<std::unique_ptr<ParticipantPool>> ParticipantPool::Create(
           grpc::CreateCustomChannel(p.target(), *creds, args)));
     }
     if (!p.batch().disabled()) {
-      PhaseTwoBatcherOptions options;
+      CallBatcherOptions options;
       if (p.batch().max_in_flight() > 0) {
         options.max_in_flight = p.batch().max_in_flight();
       }
       if (p.batch().max_items() > 0) options.max_items = p.batch().max_items();
       Endpoint* ep = endpoint.get();
-      endpoint->batcher = std::make_unique<PhaseTwoBatcher>(
-          p.name(), options, [ep] { return ep->PickStub(); },
-          [ep](BranchPhase phase, v1::BranchRequest request,
-               const Metadata& metadata, absl::Duration deadline,
-               BranchCallDone done) {
-            CallOne(*ep, phase, std::move(request), metadata, deadline,
-                    std::move(done));
-          });
+      auto batcher = [&] {
+        return std::make_unique<CallBatcher>(
+            p.name(), options, [ep] { return ep->PickStub(); },
+            [ep](BranchPhase phase, v1::BranchRequest request,
+                 const Metadata& metadata, absl::Duration deadline,
+                 BranchCallDone done) {
+              CallOne(*ep, phase, std::move(request), metadata, deadline,
+                      std::move(done));
+            });
+      };
+      endpoint->tries = batcher();
+      endpoint->second_phase = batcher();
     }
     pool->endpoints_.emplace(p.name(), std::move(endpoint));
   }
@@ -140,11 +144,13 @@ v1::Participant::Stub* ParticipantPool::Endpoint::PickStub() {
       .get();
 }
 
-PhaseTwoBatcher::Counters ParticipantPool::BatchCounters() const {
-  PhaseTwoBatcher::Counters sum;
+CallBatcher::Counters ParticipantPool::BatchCounters(bool tries) const {
+  CallBatcher::Counters sum;
   for (const auto& [name, endpoint] : endpoints_) {
-    if (endpoint->batcher == nullptr) continue;
-    PhaseTwoBatcher::Counters c = endpoint->batcher->counters();
+    const CallBatcher* batcher =
+        tries ? endpoint->tries.get() : endpoint->second_phase.get();
+    if (batcher == nullptr) continue;
+    CallBatcher::Counters c = batcher->counters();
     sum.single_calls += c.single_calls;
     sum.batch_calls += c.batch_calls;
     sum.batched_items += c.batched_items;
@@ -171,9 +177,11 @@ void ParticipantPool::Call(const std::string& participant, BranchPhase phase,
     std::move(done)(status, std::move(response));
     CallFinished();
   };
-  if (phase != BranchPhase::kTry && ep.batcher != nullptr) {
-    ep.batcher->Add(phase, std::move(request), metadata, deadline,
-                    std::move(counted));
+  CallBatcher* batcher =
+      phase == BranchPhase::kTry ? ep.tries.get() : ep.second_phase.get();
+  if (batcher != nullptr) {
+    batcher->Add(phase, std::move(request), metadata, deadline,
+                 std::move(counted));
   } else {
     CallOne(ep, phase, std::move(request), metadata, deadline,
             std::move(counted));

@@ -13,7 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "coordinator/branch_call.h"
-#include "coordinator/phase_two_batcher.h"
+#include "coordinator/call_batcher.h"
 #include "coordinator/proto/config.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "tcc/v1/participant.grpc.pb.h"
@@ -35,19 +35,22 @@ class ParticipantPool {
 
   // Sends one phase of one branch asynchronously with the given deadline and
   // request metadata. `done` runs exactly once, on a gRPC callback thread.
-  // An unknown participant answers NOT_FOUND through `done`. Confirms and
-  // Cancels go through the participant's PhaseTwoBatcher (unless its
-  // configuration disables batching): under load they may wait for an
-  // earlier call to the participant to return and then leave in one Batch
-  // call; `deadline` counts from when the call leaves.
+  // An unknown participant answers NOT_FOUND through `done`. Unless the
+  // participant's configuration disables batching, Tries go through one
+  // CallBatcher of the participant and Confirms and Cancels through another
+  // (so neither kind waits behind the other): under load a call may wait
+  // for an earlier one of its kind to return and then leave in one Batch
+  // call with the others that waited; `deadline` counts from when the call
+  // leaves.
   void Call(const std::string& participant, BranchPhase phase,
             v1::BranchRequest request, const Metadata& metadata,
             absl::Duration deadline, BranchCallDone done);
 
   // Calls started and not yet finished (queued ones included).
   int64_t InFlight() const { return in_flight_.load(); }
-  // The second-phase batchers' counters, summed over every participant.
-  PhaseTwoBatcher::Counters BatchCounters() const;
+  // The batchers' counters, summed over every participant; `tries` for the
+  // Tries, else for the Confirms and Cancels.
+  CallBatcher::Counters BatchCounters(bool tries) const;
   // Blocks until no call is in flight. Not on a gRPC thread.
   void WaitIdle();
 
@@ -56,7 +59,8 @@ class ParticipantPool {
     std::vector<std::unique_ptr<v1::Participant::Stub>> stubs;
     std::atomic<uint64_t> next{0};
     // Null when the configuration disables batching.
-    std::unique_ptr<PhaseTwoBatcher> batcher;
+    std::unique_ptr<CallBatcher> tries;
+    std::unique_ptr<CallBatcher> second_phase;
 
     v1::Participant::Stub* PickStub();
   };

@@ -35,6 +35,17 @@ class HandlerLog {
     for (const auto& [p, call] : calls_) n += p == phase;
     return n;
   }
+  // Blocks until `n` calls of `phase` were recorded (a wait, not a timing
+  // assertion).
+  bool WaitForCount(Phase phase, int n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      int seen = 0;
+      for (const auto& [p, call] : calls_) seen += p == phase;
+      return seen >= n;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(10));
+  }
   BranchCall Last() {
     absl::MutexLock lock(&mu_);
     return calls_.empty() ? BranchCall() : calls_.back().second;
@@ -59,6 +70,7 @@ class ParticipantServiceTest : public ::testing::Test {
     Handlers reserve;
     reserve.try_fn = [this](const BranchCall& call, rocksdb::Transaction&,
                             std::string* reply) {
+      if (call.payload == "block") release_.WaitForNotification();
       log_.Record(Phase::kTry, call);
       if (call.payload == "refuse") return absl::AbortedError("out of stock");
       *reply = "reserved:" + call.payload;
@@ -89,6 +101,7 @@ class ParticipantServiceTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    if (!release_.HasBeenNotified()) release_.Notify();
     if (server_ != nullptr) server_->Shutdown();
     pool_.Shutdown();
   }
@@ -148,6 +161,7 @@ class ParticipantServiceTest : public ::testing::Test {
   }
 
   bool sync_ = false;
+  absl::Notification release_;  // lets a Try with payload "block" go on
   testing::ScopedTempDir dir_;
   ThreadPool pool_{"participant", 2};
   std::unique_ptr<RocksDbBarrierStore> store_;
@@ -340,6 +354,30 @@ TEST_F(ParticipantServiceTest, BatchItemMetadataReachesTheHandler) {
   ASSERT_EQ(seen.metadata.size(), 1u);
   EXPECT_EQ(seen.metadata[0].first, "x-trace-id");
   EXPECT_EQ(seen.metadata[0].second, "trace-9");
+}
+
+TEST_F(ParticipantServiceTest, SlowBatchItemDoesNotHoldUpTheOthers) {
+  tcc::v1::BatchRequest batch;
+  AddItem(&batch, tcc::v1::PHASE_TRY, Request("g1", "block"));
+  AddItem(&batch, tcc::v1::PHASE_TRY, Request("g2", "a"));
+  AddItem(&batch, tcc::v1::PHASE_TRY, Request("g3", "a"));
+  grpc::ClientContext context;
+  tcc::v1::BatchResponse response;
+  grpc::Status status;
+  absl::Notification done;
+  stub_->async()->Batch(&context, &batch, &response, [&](grpc::Status s) {
+    status = std::move(s);
+    done.Notify();
+  });
+  // The executor's other thread serves g2 and g3 while g1 blocks.
+  ASSERT_TRUE(log_.WaitForCount(Phase::kTry, 2));
+  EXPECT_FALSE(done.HasBeenNotified());
+  release_.Notify();
+  done.WaitForNotification();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.results_size(), 3);
+  EXPECT_EQ(response.results(0).payload(), "reserved:block");
+  EXPECT_EQ(response.results(2).payload(), "reserved:a");
 }
 
 TEST_F(ParticipantServiceTest, OversizedBatchIsRefusedWithoutServingAnyItem) {

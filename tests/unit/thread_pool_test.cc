@@ -106,6 +106,17 @@ TEST(ThreadPoolTest, TheOnlyThreadMayBlockOnlyWhenNothingIsQueued) {
 }
 
 // With two threads, one may block: the other runs what is queued.
+TEST(ThreadPoolTest, ParallelismIsTheNumberOfThreads) {
+  ThreadPool three("three", 3);
+  EXPECT_EQ(three.Parallelism(), 3);
+  struct Unknown final : Executor {
+    void Schedule(absl::AnyInvocable<void() &&> fn) override {
+      std::move(fn)();
+    }
+  } unknown;
+  EXPECT_EQ(unknown.Parallelism(), 1);
+}
+
 TEST(ThreadPoolTest, OneOfTwoThreadsMayBlockWhileTasksAreQueued) {
   ThreadPool pool("test", 2);
   absl::Notification release;

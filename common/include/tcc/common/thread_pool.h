@@ -25,6 +25,11 @@ class Executor {
   // block had better hand its wait to another thread otherwise. A hint,
   // stale as soon as it is read; executors that cannot tell say true.
   virtual bool MayBlockOneThread() const { return true; }
+  // How many tasks may run at once: work that can be split (the items of a
+  // Participant.Batch call) is split into at most this many tasks, so that
+  // one slow part does not hold up the rest. Executors that cannot tell say
+  // 1.
+  virtual int Parallelism() const { return 1; }
 };
 
 // A fixed set of threads draining one FIFO queue. Thread i is named
@@ -38,6 +43,8 @@ class ThreadPool final : public Executor {
   void Schedule(absl::AnyInvocable<void() &&> fn) override;
   // With two threads or more, true; with one, whether nothing is queued.
   bool MayBlockOneThread() const override;
+  // The number of threads.
+  int Parallelism() const override;
   // Runs every queued task (including ones queued meanwhile) and joins the
   // threads. Idempotent. Must not be called from a pool thread.
   void Shutdown();

@@ -1,8 +1,11 @@
 #ifndef TCC_PARTICIPANT_PARTICIPANT_SERVICE_H_
 #define TCC_PARTICIPANT_PARTICIPANT_SERVICE_H_
 
+#include <algorithm>
+#include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -128,12 +131,14 @@ class ParticipantService final : public tcc::v1::Participant::CallbackService {
     return Handle(Phase::kCancel, context, request, response);
   }
   // Serves every item as the call of its own phase would be served, one
-  // local transaction each, in order, on one executor task; with group
-  // commit one sync covers them all. Each item's wire status and reply go
-  // to response->results. The call fails as a whole only when it is
-  // malformed (INVALID_ARGUMENT: more than internal::kMaxBatchItems
-  // items), cancelled before it was served (CANCELLED), or the store's sync
-  // failed (that error).
+  // local transaction each. The items are shared out among up to
+  // executor->Parallelism() tasks, each taking the next item not yet
+  // taken, so that an item waiting for a lock holds up only its own task;
+  // with group commit one sync covers them all. Each item's wire status and
+  // reply go to response->results, in order. The call fails as a whole only
+  // when it is malformed (INVALID_ARGUMENT: more than
+  // internal::kMaxBatchItems items), cancelled before it was served
+  // (CANCELLED), or the store's sync failed (that error).
   grpc::ServerUnaryReactor* Batch(grpc::CallbackServerContext* context,
                                   const tcc::v1::BatchRequest* request,
                                   tcc::v1::BatchResponse* response) override {
@@ -145,8 +150,11 @@ class ParticipantService final : public tcc::v1::Participant::CallbackService {
                        internal::kMaxBatchItems, " allowed")));
       return reactor;
     }
-    std::vector<Work> items;
-    items.reserve(request->items_size());
+    auto batch = std::make_shared<BatchState>();
+    batch->context = context;
+    batch->response = response;
+    batch->reactor = reactor;
+    batch->items.reserve(request->items_size());
     for (const tcc::v1::BatchItem& item : request->items()) {
       Work work;
       absl::StatusOr<Phase> phase = internal::ToPhase(item.phase());
@@ -157,40 +165,15 @@ class ParticipantService final : public tcc::v1::Participant::CallbackService {
         work.phase = *phase;
         Prepare(&work);
       }
-      items.push_back(std::move(work));
+      batch->items.push_back(std::move(work));
     }
-    executor_->Schedule([this, context, response, reactor,
-                         items = std::move(items)]() mutable {
-      if (context->IsCancelled()) {
-        reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED,
-                                     "call cancelled before it was served"));
-        return;
-      }
-      std::vector<Outcome> outcomes;
-      outcomes.reserve(items.size());
-      for (Work& work : items) outcomes.push_back(Serve(work));
-      auto answer = [response, reactor, outcomes = std::move(outcomes)](
-                        absl::Status synced) mutable {
-        if (!synced.ok()) {
-          reactor->Finish(ToGrpcStatus(synced));
-          return;
-        }
-        for (Outcome& outcome : outcomes) {
-          tcc::v1::BatchResult* result = response->add_results();
-          grpc::Status status = internal::ToWireStatus(outcome.result);
-          result->set_code(status.error_code());
-          result->set_message(status.error_message());
-          if (status.ok()) result->set_payload(std::move(outcome.reply));
-        }
-        reactor->Finish(grpc::Status::OK);
-      };
-      if constexpr (kGroupSync) {
-        store_->AfterSync(std::move(answer),
-                          /*caller_may_sync=*/executor_->MayBlockOneThread());
-      } else {
-        answer(absl::OkStatus());
-      }
-    });
+    batch->outcomes.resize(batch->items.size());
+    const int tasks = std::max(
+        1, std::min<int>(executor_->Parallelism(), batch->items.size()));
+    batch->tasks_left.store(tasks);
+    for (int i = 0; i < tasks; ++i) {
+      executor_->Schedule([this, batch] { ServeBatchItems(batch); });
+    }
     return reactor;
   }
 
@@ -211,6 +194,54 @@ class ParticipantService final : public tcc::v1::Participant::CallbackService {
     absl::StatusOr<BarrierResult> result;
     std::string reply;
   };
+  // One Batch call, shared by the tasks that serve its items.
+  struct BatchState {
+    grpc::CallbackServerContext* context = nullptr;
+    tcc::v1::BatchResponse* response = nullptr;
+    grpc::ServerUnaryReactor* reactor = nullptr;
+    std::vector<Work> items;
+    std::vector<Outcome> outcomes;  // outcomes[i] belongs to items[i]
+    std::atomic<size_t> next{0};    // the next item no task took yet
+    std::atomic<int> tasks_left{0};
+    std::atomic<bool> cancelled{false};
+  };
+
+  // One task of a Batch call: serves items until none is left; the last
+  // task to finish answers the call once the outcomes are on disk.
+  void ServeBatchItems(std::shared_ptr<BatchState> batch) {
+    if (batch->context->IsCancelled()) batch->cancelled.store(true);
+    for (size_t i = batch->next.fetch_add(1); i < batch->items.size();
+         i = batch->next.fetch_add(1)) {
+      if (batch->cancelled.load()) break;
+      batch->outcomes[i] = Serve(batch->items[i]);
+    }
+    if (batch->tasks_left.fetch_sub(1) != 1) return;
+    if (batch->cancelled.load()) {
+      batch->reactor->Finish(grpc::Status(
+          grpc::StatusCode::CANCELLED, "call cancelled before it was served"));
+      return;
+    }
+    auto answer = [batch](absl::Status synced) {
+      if (!synced.ok()) {
+        batch->reactor->Finish(ToGrpcStatus(synced));
+        return;
+      }
+      for (Outcome& outcome : batch->outcomes) {
+        tcc::v1::BatchResult* result = batch->response->add_results();
+        grpc::Status status = internal::ToWireStatus(outcome.result);
+        result->set_code(status.error_code());
+        result->set_message(status.error_message());
+        if (status.ok()) result->set_payload(std::move(outcome.reply));
+      }
+      batch->reactor->Finish(grpc::Status::OK);
+    };
+    if constexpr (kGroupSync) {
+      store_->AfterSync(std::move(answer),
+                        /*caller_may_sync=*/executor_->MayBlockOneThread());
+    } else {
+      answer(absl::OkStatus());
+    }
+  }
 
   // Entries are never removed, so the returned pointer stays valid.
   const Handlers* Find(const std::string& action) const {

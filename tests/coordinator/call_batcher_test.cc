@@ -1,7 +1,7 @@
-// The second phase through ParticipantPool and its PhaseTwoBatcher, against
+// The second phase through ParticipantPool and its CallBatcher, against
 // real gRPC participants on loopback.
 
-#include "coordinator/phase_two_batcher.h"
+#include "coordinator/call_batcher.h"
 
 #include <map>
 #include <memory>
@@ -66,14 +66,15 @@ std::optional<grpc::Status> HoldSome(const ParticipantCall& call) {
   return grpc::Status::OK;
 }
 
-class PhaseTwoBatcherTest : public ::testing::Test {
+class CallBatcherTest : public ::testing::Test {
  protected:
-  void Start(ScriptedParticipant* participant,
-             const config::BatchConfig& batch = {}) {
+  // Two calls of each kind in flight unless `batch` says otherwise.
+  void Start(ScriptedParticipant* participant, config::BatchConfig batch = {}) {
     config::CoordinatorConfig config;
     auto* p = config.add_participant();
     p->set_name("p");
     p->set_target(participant->address());
+    if (batch.max_in_flight() == 0) batch.set_max_in_flight(2);
     *p->mutable_batch() = batch;
     auto pool = ParticipantPool::Create(config);
     ASSERT_TRUE(pool.ok()) << pool.status();
@@ -89,6 +90,21 @@ class PhaseTwoBatcherTest : public ::testing::Test {
     pool_->Call("p", BranchPhase::kConfirm, Request(gid), metadata,
                 absl::Seconds(30), replies_.For(gid));
   }
+  void Try(const std::string& gid) {
+    pool_->Call(
+        "p", BranchPhase::kTry, Request(gid), {}, absl::Seconds(30),
+        [this, gid](const grpc::Status& status, v1::BranchResponse&& response) {
+          if (status.ok()) {
+            absl::MutexLock lock(&mu_);
+            try_replies_[gid] = response.payload();
+          }
+          replies_.For(gid)(status, std::move(response));
+        });
+  }
+  std::string TryReply(const std::string& gid) {
+    absl::MutexLock lock(&mu_);
+    return try_replies_[gid];
+  }
 
   // Two Confirms that hang, filling both slots (max_in_flight 2).
   void FillSlots(ScriptedParticipant* participant) {
@@ -101,9 +117,11 @@ class PhaseTwoBatcherTest : public ::testing::Test {
   ScriptedParticipant participant_;
   std::unique_ptr<ParticipantPool> pool_;
   Replies replies_;
+  absl::Mutex mu_;
+  std::map<std::string, std::string> try_replies_ ABSL_GUARDED_BY(mu_);
 };
 
-TEST_F(PhaseTwoBatcherTest, LightLoadSendsEachCallOnItsOwn) {
+TEST_F(CallBatcherTest, LightLoadSendsEachCallOnItsOwn) {
   Start(&participant_);
   for (int i = 0; i < 3; ++i) {
     const std::string gid = "g" + std::to_string(i);
@@ -115,11 +133,11 @@ TEST_F(PhaseTwoBatcherTest, LightLoadSendsEachCallOnItsOwn) {
     EXPECT_EQ(call.phase, "Cancel");
     EXPECT_EQ(call.batch_size, 0) << call.gid;
   }
-  EXPECT_EQ(pool_->BatchCounters().single_calls, 3);
-  EXPECT_EQ(pool_->BatchCounters().batch_calls, 0);
+  EXPECT_EQ(pool_->BatchCounters(/*tries=*/false).single_calls, 3);
+  EXPECT_EQ(pool_->BatchCounters(/*tries=*/false).batch_calls, 0);
 }
 
-TEST_F(PhaseTwoBatcherTest, CallsQueuedBehindCallsInFlightLeaveAsOneBatch) {
+TEST_F(CallBatcherTest, CallsQueuedBehindCallsInFlightLeaveAsOneBatch) {
   Start(&participant_);
   FillSlots(&participant_);
   for (int i = 0; i < 5; ++i) Confirm("g" + std::to_string(i));
@@ -138,12 +156,44 @@ TEST_F(PhaseTwoBatcherTest, CallsQueuedBehindCallsInFlightLeaveAsOneBatch) {
     EXPECT_EQ(calls[i].payload, "p-" + calls[i].gid);
     EXPECT_EQ(calls[i].batch_size, 5);
   }
-  PhaseTwoBatcher::Counters counters = pool_->BatchCounters();
+  CallBatcher::Counters counters = pool_->BatchCounters(/*tries=*/false);
   EXPECT_EQ(counters.batch_calls, 1);
   EXPECT_EQ(counters.batched_items, 5);
 }
 
-TEST_F(PhaseTwoBatcherTest, EachItemGetsItsOwnResult) {
+TEST_F(CallBatcherTest, QueuedTriesLeaveAsOneBatchWithTheirReplies) {
+  Start(&participant_);
+  participant_.SetResponder(HoldSome);
+  Try("hold-1");
+  Try("hold-2");
+  ASSERT_TRUE(participant_.WaitForCalls("Try", "", 2));
+  Try("g1");
+  Try("g2");
+  EXPECT_EQ(participant_.Calls().size(), 2u);
+  participant_.AnswerHanging(grpc::Status::OK);
+  ASSERT_TRUE(replies_.WaitFor(4));
+  EXPECT_EQ(TryReply("g1"), "tried:1");
+  EXPECT_EQ(TryReply("g2"), "tried:1");
+  for (const ParticipantCall& call : participant_.Calls()) {
+    EXPECT_EQ(call.batch_size, call.gid[0] == 'g' ? 2 : 0) << call.gid;
+  }
+  EXPECT_EQ(pool_->BatchCounters(/*tries=*/true).batched_items, 2);
+  EXPECT_EQ(pool_->BatchCounters(/*tries=*/false).single_calls, 0);
+}
+
+TEST_F(CallBatcherTest, ConfirmsDoNotWaitBehindTries) {
+  Start(&participant_);
+  participant_.SetResponder(HoldSome);
+  Try("hold-1");
+  Try("hold-2");
+  Confirm("g1");
+  ASSERT_TRUE(replies_.WaitFor(1));
+  EXPECT_TRUE(replies_.Of("g1").ok());
+  participant_.AnswerHanging(grpc::Status::OK);
+  ASSERT_TRUE(replies_.WaitFor(3));
+}
+
+TEST_F(CallBatcherTest, EachItemGetsItsOwnResult) {
   Start(&participant_);
   FillSlots(&participant_);
   Confirm("ok");
@@ -165,10 +215,10 @@ TEST_F(PhaseTwoBatcherTest, EachItemGetsItsOwnResult) {
   EXPECT_EQ(replies_.Of("refused").error_code(), grpc::StatusCode::ABORTED);
   EXPECT_EQ(replies_.Of("refused").error_message(), "no such branch");
   EXPECT_EQ(replies_.Of("unknown").error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(pool_->BatchCounters().batched_items, 3);
+  EXPECT_EQ(pool_->BatchCounters(/*tries=*/false).batched_items, 3);
 }
 
-TEST_F(PhaseTwoBatcherTest, FailedBatchCallLeavesEveryItemUnknown) {
+TEST_F(CallBatcherTest, FailedBatchCallLeavesEveryItemUnknown) {
   Start(&participant_);
   FillSlots(&participant_);
   Confirm("hold-3");
@@ -184,7 +234,7 @@ TEST_F(PhaseTwoBatcherTest, FailedBatchCallLeavesEveryItemUnknown) {
   }
 }
 
-TEST_F(PhaseTwoBatcherTest, MetadataTravelsWithEachItem) {
+TEST_F(CallBatcherTest, MetadataTravelsWithEachItem) {
   Start(&participant_);
   FillSlots(&participant_);
   Confirm("g1", {{"x-trace-id", "t1"}});
@@ -201,7 +251,7 @@ TEST_F(PhaseTwoBatcherTest, MetadataTravelsWithEachItem) {
                             {"tenant", "acme"}, {"x-trace-id", "t2"}}));
 }
 
-TEST_F(PhaseTwoBatcherTest, BatchStopsGrowingAtMaxItems) {
+TEST_F(CallBatcherTest, BatchStopsGrowingAtMaxItems) {
   config::BatchConfig batch;
   batch.set_max_items(3);
   Start(&participant_, batch);
@@ -220,7 +270,7 @@ TEST_F(PhaseTwoBatcherTest, BatchStopsGrowingAtMaxItems) {
   EXPECT_LE(sizes[6], 2);
 }
 
-TEST_F(PhaseTwoBatcherTest, DisabledBatchingSendsEveryCallAtOnce) {
+TEST_F(CallBatcherTest, DisabledBatchingSendsEveryCallAtOnce) {
   config::BatchConfig batch;
   batch.set_disabled(true);
   Start(&participant_, batch);
@@ -234,12 +284,13 @@ TEST_F(PhaseTwoBatcherTest, DisabledBatchingSendsEveryCallAtOnce) {
   ASSERT_TRUE(replies_.WaitFor(7));
 }
 
-TEST(PhaseTwoBatcherFallbackTest, ParticipantWithoutBatchGetsCallsOfTheirOwn) {
+TEST(CallBatcherFallbackTest, ParticipantWithoutBatchGetsCallsOfTheirOwn) {
   ScriptedParticipant old_participant(/*implements_batch=*/false);
   config::CoordinatorConfig config;
   auto* p = config.add_participant();
   p->set_name("p");
   p->set_target(old_participant.address());
+  p->mutable_batch()->set_max_in_flight(2);
   auto pool = ParticipantPool::Create(config);
   ASSERT_TRUE(pool.ok()) << pool.status();
   Replies replies;
@@ -279,6 +330,7 @@ class GarbageBatchParticipant final : public v1::Participant::CallbackService {
     server_ = builder.BuildAndStart();
   }
   ~GarbageBatchParticipant() override {
+    Release();
     server_->Shutdown(std::chrono::system_clock::now());
   }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
@@ -331,6 +383,7 @@ void ExpectGarbageFailsEveryItem(bool bad_code, const std::string& message) {
   auto* p = config.add_participant();
   p->set_name("p");
   p->set_target(participant.address());
+  p->mutable_batch()->set_max_in_flight(2);
   auto pool = ParticipantPool::Create(config);
   ASSERT_TRUE(pool.ok()) << pool.status();
   Replies replies;
@@ -356,19 +409,19 @@ void ExpectGarbageFailsEveryItem(bool bad_code, const std::string& message) {
   (*pool)->WaitIdle();
 }
 
-TEST(PhaseTwoBatcherGarbageTest, WrongNumberOfResultsFailsEveryItem) {
+TEST(CallBatcherGarbageTest, WrongNumberOfResultsFailsEveryItem) {
   ExpectGarbageFailsEveryItem(
       false, "participant p answered 1 results to a batch of 2");
 }
 
-TEST(PhaseTwoBatcherGarbageTest, UnknownStatusCodeFailsItsItem) {
+TEST(CallBatcherGarbageTest, UnknownStatusCodeFailsItsItem) {
   ExpectGarbageFailsEveryItem(
       true,
       "participant p answered a batch item with status code 99, which does "
       "not exist");
 }
 
-TEST(PhaseTwoBatcherConfigTest, OutOfRangeSettingsAreRefused) {
+TEST(CallBatcherConfigTest, OutOfRangeSettingsAreRefused) {
   config::CoordinatorConfig config;
   auto* p = config.add_participant();
   p->set_name("p");

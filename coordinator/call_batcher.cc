@@ -1,4 +1,4 @@
-#include "coordinator/phase_two_batcher.h"
+#include "coordinator/call_batcher.h"
 
 #include <algorithm>
 #include <utility>
@@ -34,7 +34,7 @@ bool KnownCode(int code) {
 
 }  // namespace
 
-struct PhaseTwoBatcher::Batch {
+struct CallBatcher::Batch {
   grpc::ClientContext context;
   v1::BatchRequest request;
   v1::BatchResponse response;
@@ -43,24 +43,23 @@ struct PhaseTwoBatcher::Batch {
   absl::Duration deadline = absl::ZeroDuration();
 };
 
-PhaseTwoBatcher::PhaseTwoBatcher(std::string participant,
-                                 PhaseTwoBatcherOptions options,
-                                 PickStub pick_stub, SendOne send_one)
+CallBatcher::CallBatcher(std::string participant, CallBatcherOptions options,
+                         PickStub pick_stub, SendOne send_one)
     : participant_(std::move(participant)),
       options_(options),
       pick_stub_(std::move(pick_stub)),
       send_one_(std::move(send_one)) {}
 
-PhaseTwoBatcher::~PhaseTwoBatcher() = default;
+CallBatcher::~CallBatcher() = default;
 
-PhaseTwoBatcher::Counters PhaseTwoBatcher::counters() const {
+CallBatcher::Counters CallBatcher::counters() const {
   absl::MutexLock lock(&mu_);
   return counters_;
 }
 
-void PhaseTwoBatcher::Add(BranchPhase phase, v1::BranchRequest request,
-                          const Metadata& metadata, absl::Duration deadline,
-                          BranchCallDone done) {
+void CallBatcher::Add(BranchPhase phase, v1::BranchRequest request,
+                      const Metadata& metadata, absl::Duration deadline,
+                      BranchCallDone done) {
   if (!batch_supported_.load(std::memory_order_relaxed)) {
     send_one_(phase, std::move(request), metadata, deadline, std::move(done));
     return;
@@ -103,9 +102,9 @@ void PhaseTwoBatcher::Add(BranchPhase phase, v1::BranchRequest request,
   for (auto& batch : to_send) SendBatch(std::move(batch));
 }
 
-void PhaseTwoBatcher::SendSingle(BranchPhase phase, v1::BranchRequest request,
-                                 const Metadata& metadata,
-                                 absl::Duration deadline, BranchCallDone done) {
+void CallBatcher::SendSingle(BranchPhase phase, v1::BranchRequest request,
+                             const Metadata& metadata, absl::Duration deadline,
+                             BranchCallDone done) {
   {
     absl::MutexLock lock(&mu_);
     ++counters_.single_calls;
@@ -119,7 +118,7 @@ void PhaseTwoBatcher::SendSingle(BranchPhase phase, v1::BranchRequest request,
       });
 }
 
-void PhaseTwoBatcher::SendBatch(std::unique_ptr<Batch> batch) {
+void CallBatcher::SendBatch(std::unique_ptr<Batch> batch) {
   if (!batch_supported_.load(std::memory_order_relaxed)) {
     // Queued just as the participant turned out to lack Batch.
     CallEnded();
@@ -148,8 +147,8 @@ void PhaseTwoBatcher::SendBatch(std::unique_ptr<Batch> batch) {
                                });
 }
 
-void PhaseTwoBatcher::OnBatchDone(std::unique_ptr<Batch> batch,
-                                  const grpc::Status& status) {
+void CallBatcher::OnBatchDone(std::unique_ptr<Batch> batch,
+                              const grpc::Status& status) {
   if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
     if (batch_supported_.exchange(false)) {
       LogWarning("participant ", participant_,
@@ -207,7 +206,7 @@ void PhaseTwoBatcher::OnBatchDone(std::unique_ptr<Batch> batch,
   }
 }
 
-void PhaseTwoBatcher::CallEnded() {
+void CallBatcher::CallEnded() {
   std::vector<std::unique_ptr<Batch>> to_send;
   {
     absl::MutexLock lock(&mu_);
@@ -221,7 +220,7 @@ void PhaseTwoBatcher::CallEnded() {
   for (auto& batch : to_send) SendBatch(std::move(batch));
 }
 
-void PhaseTwoBatcher::Unbatch(std::unique_ptr<Batch> batch) {
+void CallBatcher::Unbatch(std::unique_ptr<Batch> batch) {
   for (int i = 0; i < batch->request.items_size(); ++i) {
     v1::BatchItem& item = *batch->request.mutable_items(i);
     Metadata metadata(item.metadata().begin(), item.metadata().end());

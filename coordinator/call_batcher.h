@@ -1,5 +1,5 @@
-#ifndef TCC_COORDINATOR_PHASE_TWO_BATCHER_H_
-#define TCC_COORDINATOR_PHASE_TWO_BATCHER_H_
+#ifndef TCC_COORDINATOR_CALL_BATCHER_H_
+#define TCC_COORDINATOR_CALL_BATCHER_H_
 
 #include <atomic>
 #include <cstddef>
@@ -18,10 +18,10 @@
 
 namespace tcc::coordinator {
 
-struct PhaseTwoBatcherOptions {
-  // Second-phase calls (single or Batch) in flight at once before further
-  // calls queue. Default 2.
-  int max_in_flight = 2;
+struct CallBatcherOptions {
+  // Calls (single or Batch) in flight at once before further calls queue.
+  // Default 4.
+  int max_in_flight = 4;
   // Items per Batch call; at most 1,024 (what the SDK accepts). Default 128.
   int max_items = 128;
   // Serialized request bytes per Batch call; one item larger than this goes
@@ -29,12 +29,13 @@ struct PhaseTwoBatcherOptions {
   size_t max_bytes = size_t{1} << 20;
 };
 
-// Sends the second-phase calls (Confirm, Cancel) of every transaction to one
-// participant. While fewer than max_in_flight are out, a call leaves at once
-// on its own (`send_one`): no delay, and a light load puts on the wire
-// exactly what it would without batching. Calls that arrive meanwhile queue,
-// and when a call returns the queue leaves as one Participant.Batch call:
-// under load gRPC's per-call cost, at both ends, is paid once per batch.
+// Sends the participant calls of one kind (the Tries, or the Confirms and
+// Cancels) of every transaction to one participant. While fewer than
+// max_in_flight are out, a call leaves at once on its own (`send_one`): no
+// delay, and a light load puts on the wire exactly what it would without
+// batching. Calls that arrive meanwhile queue, and when a call returns the
+// queue leaves as one Participant.Batch call: under load gRPC's per-call
+// cost, at both ends, is paid once per batch instead of once per branch.
 //
 // Every item's `done` gets what its own call would have answered: the
 // item's result, or the Batch call's status when the call failed as a whole
@@ -46,7 +47,7 @@ struct PhaseTwoBatcherOptions {
 //
 // Thread-safe; no method blocks. `done` runs on a gRPC thread (or inline
 // for a call that fails at once), never under the batcher's lock.
-class PhaseTwoBatcher {
+class CallBatcher {
  public:
   // Sends one call of its own; `done` runs exactly once.
   using SendOne = std::function<void(
@@ -56,15 +57,15 @@ class PhaseTwoBatcher {
   // channels, say).
   using PickStub = std::function<v1::Participant::Stub*()>;
 
-  PhaseTwoBatcher(std::string participant, PhaseTwoBatcherOptions options,
-                  PickStub pick_stub, SendOne send_one);
+  CallBatcher(std::string participant, CallBatcherOptions options,
+              PickStub pick_stub, SendOne send_one);
   // Every call must have ended (ParticipantPool::WaitIdle).
-  ~PhaseTwoBatcher();
-  PhaseTwoBatcher(const PhaseTwoBatcher&) = delete;
-  PhaseTwoBatcher& operator=(const PhaseTwoBatcher&) = delete;
+  ~CallBatcher();
+  CallBatcher(const CallBatcher&) = delete;
+  CallBatcher& operator=(const CallBatcher&) = delete;
 
-  // Sends `phase` (kConfirm or kCancel) of `request`. `deadline` counts from
-  // when the call leaves, not from when it queued.
+  // Sends `phase` of `request`. `deadline` counts from when the call leaves,
+  // not from when it queued.
   void Add(BranchPhase phase, v1::BranchRequest request,
            const Metadata& metadata, absl::Duration deadline,
            BranchCallDone done);
@@ -91,7 +92,7 @@ class PhaseTwoBatcher {
   void Unbatch(std::unique_ptr<Batch> batch);
 
   const std::string participant_;
-  const PhaseTwoBatcherOptions options_;
+  const CallBatcherOptions options_;
   const PickStub pick_stub_;
   const SendOne send_one_;
 
@@ -105,4 +106,4 @@ class PhaseTwoBatcher {
 
 }  // namespace tcc::coordinator
 
-#endif  // TCC_COORDINATOR_PHASE_TWO_BATCHER_H_
+#endif  // TCC_COORDINATOR_CALL_BATCHER_H_
