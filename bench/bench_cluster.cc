@@ -105,8 +105,11 @@ absl::StatusOr<std::unique_ptr<BenchCluster>> BenchCluster::Start(
           &cluster->hold_);
       if (!port.ok()) return port.status();
       cluster->hold_participant_ = "hold";
-      absl::StrAppend(&config, "participant { name: \"hold\" target: \"",
-                      Loopback(*port), "\" }\n");
+      // Every held Try a call of its own, as without batching: the probe
+      // measures the most a transaction in flight can hold.
+      absl::StrAppend(
+          &config, "participant { name: \"hold\" target: \"", Loopback(*port),
+          "\"", options.batch_calls ? " batch { disabled: true }" : "", " }\n");
     }
     const std::string config_path = absl::StrCat(dir, "/tccd.textproto");
     {

@@ -439,6 +439,25 @@ void ProbeDiskAndPrint(const Plan& plan, const std::string& dir,
   out.Line("");
 }
 
+// What tccd logged, when it stopped, about the participant calls it made
+// (calls of their own, Batch calls and the items they carried): how many
+// calls went on the wire over the whole run, sweeps and pairs together.
+void PrintCallCounts(const std::string& work_dir, Output& out) {
+  std::ifstream log(absl::StrCat(work_dir, "/tccd.log"));
+  std::string line;
+  bool first = true;
+  while (std::getline(log, line)) {
+    for (const char* what : {" tries: ", " confirms and cancels: "}) {
+      size_t at = line.find(what);
+      if (at == std::string::npos) continue;
+      if (first) out.Line("");
+      first = false;
+      out.Line(absl::StrCat("tccd's participant calls, whole run, ",
+                            line.substr(at + 1)));
+    }
+  }
+}
+
 int Main() {
   const bool smoke = absl::GetFlag(FLAGS_smoke);
   Plan plan;
@@ -585,8 +604,10 @@ int Main() {
   out.Line(processes);
   BenchRunner runner(cluster->get(), run_options);
   absl::StatusOr<int64_t> committed = RunPlan(plan, runner, out);
+  const bool started_tccd = (*cluster)->tccd() != nullptr;
   const bool clean_exit = (*cluster)->Stop();
   cluster->reset();
+  if (committed.ok() && started_tccd) PrintCallCounts(*work_dir, out);
   if (committed.ok()) {
     out.Line("");
     ProbeDiskAndPrint(plan, *work_dir, "after", out);
