@@ -385,6 +385,11 @@ absl::StatusOr<int64_t> RunPlan(const Plan& plan, BenchRunner& runner,
   }
 
   out.Line("");
+  out.Line(
+      "(rpcs/tx: the protocol's calls, Execute plus a Try and a Confirm per "
+      "branch, as if each were one unary RPC; under load tccd batches the "
+      "participant calls, so fewer go on the wire: see tccd's counts at the "
+      "end)");
   out.Line(EfficiencyTableHeader());
   for (const TxRunFigures& best : best_per_branches) {
     EfficiencyFigures e = Efficiency(best, ceiling);

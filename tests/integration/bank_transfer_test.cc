@@ -164,8 +164,24 @@ std::map<std::string, int64_t> InitialBalances() {
           {"bank-b/dave", 5000}};
 }
 
-TEST(BankTransferTest, TransfersEndConsistentAcrossCoordinatorKill9) {
-  BankCluster cluster({});
+// How tccd calls the banks: batching as configured by default; every call
+// that finds one in flight queued into a batch; no batching at all.
+class BankTransferBatchingTest : public ::testing::TestWithParam<const char*> {
+};
+
+INSTANTIATE_TEST_SUITE_P(Batching, BankTransferBatchingTest,
+                         ::testing::Values("", "batch { max_in_flight: 1 }",
+                                           "batch { disabled: true }"),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           return std::string(info.index == 0   ? "Default"
+                                              : info.index == 1 ? "OneInFlight"
+                                                                : "Unbatched");
+                         });
+
+TEST_P(BankTransferBatchingTest, TransfersEndConsistentAcrossCoordinatorKill9) {
+  BankCluster::Options options;
+  options.bank_config_fields = GetParam();
+  BankCluster cluster(options);
   ASSERT_TRUE(cluster.Start().ok());
   TransferLoad load(&cluster, /*clients=*/8, /*per_client=*/40, /*seed=*/1);
   std::thread chaos([&] {

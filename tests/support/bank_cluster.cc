@@ -11,7 +11,11 @@ BankCluster::BankCluster(Options options)
             {TCC_BANK_SERVER_PATH, "--accounts=" + options.bank_a_accounts}},
            {"bank-b",
             {TCC_BANK_SERVER_PATH, "--accounts=" + options.bank_b_accounts}}},
-          options.tccd_flags) {}
+          options.tccd_flags) {
+  for (const char* bank : {"bank-a", "bank-b"}) {
+    SetConfigFields(bank, options.bank_config_fields);
+  }
+}
 
 absl::StatusOr<std::map<std::string, examples::bank::Account>>
 BankCluster::Accounts(const std::string& bank) {

@@ -20,6 +20,8 @@ class BankCluster : public Cluster {
     std::string bank_b_accounts = "bob:5000,dave:5000";
     // Extra tccd flags.
     std::vector<std::string> tccd_flags;
+    // Extra fields of both banks' entries in tccd's configuration.
+    std::string bank_config_fields;
   };
 
   explicit BankCluster(Options options);

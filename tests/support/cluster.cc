@@ -74,6 +74,10 @@ void Cluster::SetConfigTarget(const std::string& name, std::string target) {
   participants_.at(name).config_target = std::move(target);
 }
 
+void Cluster::SetConfigFields(const std::string& name, std::string fields) {
+  participants_.at(name).config_fields = std::move(fields);
+}
+
 absl::Status Cluster::StartCoordinator() {
   std::ofstream config(dir_.Child("participants.textproto"));
   for (auto& [name, p] : participants_) {
@@ -81,7 +85,7 @@ absl::Status Cluster::StartCoordinator() {
                                    ? absl::StrCat("127.0.0.1:", p.port)
                                    : p.config_target;
     config << "participant { name: \"" << name << "\" target: \"" << target
-           << "\" }\n";
+           << "\" " << p.config_fields << " }\n";
   }
   config.close();
   if (!config) {

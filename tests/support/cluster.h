@@ -41,6 +41,10 @@ class Cluster {
   // its own address (e.g. a FaultProxy in front of it). Call before
   // StartCoordinator().
   void SetConfigTarget(const std::string& name, std::string target);
+  // Extra fields of participant `name`'s entry in tccd's configuration
+  // (text format, e.g. "batch { max_in_flight: 1 }"). Call before
+  // StartCoordinator().
+  void SetConfigFields(const std::string& name, std::string fields);
   // Keeps the directory (data and logs) after the cluster is destroyed.
   void KeepFiles() { dir_.Keep(); }
 
@@ -75,6 +79,7 @@ class Cluster {
     int port = 0;
     // What tccd's configuration names as its target; empty: 127.0.0.1:port.
     std::string config_target;
+    std::string config_fields;
     Subprocess process;
   };
 
