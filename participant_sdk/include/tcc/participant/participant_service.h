@@ -130,6 +130,7 @@ class ParticipantService final : public tcc::v1::Participant::CallbackService {
                                    tcc::v1::BranchResponse* response) override {
     return Handle(Phase::kCancel, context, request, response);
   }
+
   // Serves every item as the call of its own phase would be served, one
   // local transaction each. The items are shared out among up to
   // executor->Parallelism() tasks, each taking the next item not yet
