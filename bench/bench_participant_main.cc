@@ -57,6 +57,11 @@ ABSL_FLAG(bool, buffer_wal, true,
           "(RocksDbBarrierStoreOptions::buffer_wal_until_sync; every write "
           "of this participant goes through the barrier store). False: one "
           "write() per commit.");
+ABSL_FLAG(
+    absl::Duration, deferred_sync_delay, absl::Milliseconds(2),
+    "How long a Confirm's or Cancel's outcome may wait for a sync another "
+    "call needs (RocksDbBarrierStoreOptions::deferred_sync_delay); 0: "
+    "none.");
 ABSL_FLAG(bool, hash_memtable, true,
           "Keep the business data in a 16 MiB hash memtable (it is only "
           "accessed one key at a time; ReservationColumnFamilyOptions); "
@@ -97,6 +102,7 @@ int RunParticipant(const tcc::StopSignals& stop) {
   store_options.path = absl::GetFlag(FLAGS_data_dir);
   store_options.sync = absl::GetFlag(FLAGS_sync);
   store_options.buffer_wal_until_sync = absl::GetFlag(FLAGS_buffer_wal);
+  store_options.deferred_sync_delay = absl::GetFlag(FLAGS_deferred_sync_delay);
   if (absl::GetFlag(FLAGS_hash_memtable)) {
     store_options.business_options =
         tcc::bench::ReservationColumnFamilyOptions();

@@ -409,8 +409,10 @@ RocksDbBarrierStore::RocksDbBarrierStore(
       db_(std::move(db)),
       handles_(std::move(handles)),
       barrier_cf_(barrier_cf),
-      syncer_(options_.sync ? std::make_unique<internal::WalSyncer>(db_.get())
-                            : nullptr) {}
+      syncer_(options_.sync
+                  ? std::make_unique<internal::WalSyncer>(
+                        db_.get(), clock_, options_.deferred_sync_delay)
+                  : nullptr) {}
 
 RocksDbBarrierStore::~RocksDbBarrierStore() {
   syncer_.reset();
@@ -444,6 +446,15 @@ void RocksDbBarrierStore::AfterSync(
     return;
   }
   syncer_->AfterSync(std::move(done), caller_may_sync);
+}
+
+void RocksDbBarrierStore::AfterSyncDeferred(
+    absl::AnyInvocable<void(absl::Status) &&> done) {
+  if (syncer_ == nullptr) {
+    std::move(done)(absl::OkStatus());
+    return;
+  }
+  syncer_->AfterSyncDeferred(std::move(done));
 }
 
 absl::StatusOr<BarrierResult> RocksDbBarrierStore::Run(const BranchCall& call,

@@ -7,10 +7,17 @@
 
 namespace tcc::participant::internal {
 
-WalSyncer::WalSyncer(rocksdb::DB* db)
-    : db_(db), buffered_wal_(db->GetDBOptions().manual_wal_flush) {
+WalSyncer::WalSyncer(rocksdb::DB* db, Clock* clock,
+                     absl::Duration deferred_delay)
+    : db_(db),
+      buffered_wal_(db->GetDBOptions().manual_wal_flush),
+      clock_(clock),
+      deferred_delay_(deferred_delay) {
   db_->GetIntProperty("rocksdb.background-errors",
                       &background_errors_at_start_);
+  // A manual clock's time moves without waking anyone: look again.
+  listener_id_ =
+      clock_->AddAdvanceListener([this] { absl::MutexLock lock(&mu_); });
   thread_ = std::thread([this] {
     NameCurrentThread("wal-sync");
     Loop();
@@ -23,11 +30,13 @@ WalSyncer::~WalSyncer() {
     stopping_ = true;
   }
   thread_.join();
+  clock_->RemoveAdvanceListener(listener_id_);
 }
 
 void WalSyncer::AfterSync(absl::AnyInvocable<void(absl::Status) &&> done,
                           bool caller_may_sync) {
   absl::Status status;
+  std::vector<Waiter> deferred;
   {
     absl::MutexLock lock(&mu_);
     if (!caller_may_sync || syncing_ || !waiters_.empty() || stopping_) {
@@ -36,11 +45,26 @@ void WalSyncer::AfterSync(absl::AnyInvocable<void(absl::Status) &&> done,
     }
     syncing_ = true;
     status = failed_;
+    deferred.swap(deferred_);  // this sync covers them too
   }
   status = Sync(std::move(status));
-  std::move(done)(std::move(status));
+  std::move(done)(status);
+  for (Waiter& waiter : deferred) std::move(waiter)(status);
   absl::MutexLock lock(&mu_);
   syncing_ = false;  // the loop takes whoever queued meanwhile
+}
+
+void WalSyncer::AfterSyncDeferred(
+    absl::AnyInvocable<void(absl::Status) &&> done) {
+  absl::MutexLock lock(&mu_);
+  if (syncing_ || !waiters_.empty() || stopping_ ||
+      deferred_delay_ <= absl::ZeroDuration()) {
+    // A sync is coming anyway (the next one, for those waiting): ride it.
+    waiters_.push_back(std::move(done));
+    return;
+  }
+  if (deferred_.empty()) deferred_deadline_ = clock_->Now() + deferred_delay_;
+  deferred_.push_back(std::move(done));
 }
 
 void WalSyncer::MarkWriteFailed(absl::Status status) {
@@ -77,19 +101,38 @@ absl::Status WalSyncer::Sync(absl::Status status) {
   return status;
 }
 
+bool WalSyncer::DueLocked() const {
+  return !syncing_ &&
+         (stopping_ || !waiters_.empty() ||
+          (!deferred_.empty() && clock_->Now() >= deferred_deadline_));
+}
+
 void WalSyncer::Loop() {
   std::vector<Waiter> batch;
+  // The deadline the current wait was given: a deferred caller that came
+  // since (or left with someone else's sync) needs a new one.
+  absl::Time armed = absl::InfiniteFuture();
   for (;;) {
     absl::Status status;
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](WalSyncer* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-            return !s->syncing_ && (s->stopping_ || !s->waiters_.empty());
-          },
-          this));
-      if (waiters_.empty()) return;  // stopping, nobody left to answer
+      auto wake = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        const absl::Time want =
+            deferred_.empty() ? absl::InfiniteFuture() : deferred_deadline_;
+        return DueLocked() || want != armed;
+      };
+      while (!DueLocked()) {
+        armed = deferred_.empty() ? absl::InfiniteFuture() : deferred_deadline_;
+        if (clock_->IsReal()) {
+          mu_.AwaitWithDeadline(absl::Condition(&wake), armed);
+        } else {
+          mu_.Await(absl::Condition(&wake));
+        }
+      }
+      if (waiters_.empty() && deferred_.empty()) return;  // stopping
       batch.swap(waiters_);
+      for (Waiter& waiter : deferred_) batch.push_back(std::move(waiter));
+      deferred_.clear();
       syncing_ = true;
       status = failed_;
     }

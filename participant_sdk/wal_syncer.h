@@ -7,7 +7,9 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "rocksdb/db.h"
+#include "tcc/common/clock.h"
 
 namespace tcc::participant::internal {
 
@@ -36,6 +38,13 @@ namespace tcc::participant::internal {
 // of the current WAL file, then syncs every WAL file; RocksDB writes the
 // buffer of a WAL file out before it switches to the next one.
 //
+// An outcome nobody is waiting for at once (a Confirm's or a Cancel's: the
+// coordinator told the application already) may be deferred
+// (AfterSyncDeferred): at a light load it waits up to `deferred_delay` for
+// a sync that another caller needs, typically the next Try's, instead of
+// costing an fsync of its own while the coordinator writes its next
+// transaction to the same disk. Under load there always is such a sync.
+//
 // A failed sync is sticky: that waiter and every later one get the error
 // (the process must restart and recover from what is on disk), because
 // after a failed fsync the kernel may have dropped pages that a later,
@@ -44,9 +53,11 @@ namespace tcc::participant::internal {
 // Thread-safe.
 class WalSyncer {
  public:
-  // `db` must outlive the syncer. A `db` opened with manual_wal_flush has
-  // its buffered WAL written by each sync (FlushWAL(true)).
-  explicit WalSyncer(rocksdb::DB* db);
+  // `db` and `clock` must outlive the syncer. A `db` opened with
+  // manual_wal_flush has its buffered WAL written by each sync
+  // (FlushWAL(true)). `clock` times `deferred_delay` (zero: deferred
+  // callers are not deferred).
+  WalSyncer(rocksdb::DB* db, Clock* clock, absl::Duration deferred_delay);
   WalSyncer(const WalSyncer&) = delete;
   WalSyncer& operator=(const WalSyncer&) = delete;
   // Syncs once more for the waiters still queued, calls them, joins.
@@ -65,6 +76,12 @@ class WalSyncer {
   void AfterSync(absl::AnyInvocable<void(absl::Status) &&> done,
                  bool caller_may_sync = true);
 
+  // Like AfterSync(), for an outcome nobody waits for at once, and never
+  // on the calling thread: `done` runs with the first sync that starts
+  // after this call, and the sync thread starts one for it alone only
+  // once `deferred_delay` has passed without another caller needing one.
+  void AfterSyncDeferred(absl::AnyInvocable<void(absl::Status) &&> done);
+
   // A write to the WAL failed (`status`, not OK): fail every waiter from
   // now on without syncing. RocksDB 7.8 built with assertions (Debian's)
   // aborts in SyncWAL() once a WAL append has failed, so the store reports
@@ -78,14 +95,23 @@ class WalSyncer {
   using Waiter = absl::AnyInvocable<void(absl::Status) &&>;
 
   void Loop();
+  // Whether the loop should sync now.
+  bool DueLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // One sync for whoever set syncing_ (the loop or an AfterSync() caller),
   // without mu_ held; `status` is failed_ as read when syncing_ was set.
   absl::Status Sync(absl::Status status);
 
   rocksdb::DB* const db_;
   const bool buffered_wal_;  // db_ was opened with manual_wal_flush
+  Clock* const clock_;
+  const absl::Duration deferred_delay_;
+  int listener_id_ = -1;
   absl::Mutex mu_;
   std::vector<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
+  // Deferred callers no sync has taken yet; the loop syncs for them at
+  // deferred_deadline_ unless someone else's sync takes them first.
+  std::vector<Waiter> deferred_ ABSL_GUARDED_BY(mu_);
+  absl::Time deferred_deadline_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // A sync is running (on the loop or on an AfterSync() caller): callers
   // queue, and the loop waits for it to end before taking them.

@@ -222,6 +222,65 @@ TEST_F(RocksDbBarrierStoreTest, AfterSyncWhileASyncRunsQueuesForTheSyncThread) {
             (std::vector<Phase>{Phase::kTry}));
 }
 
+// A deferred caller (a Confirm's outcome) does not start a sync: it rides
+// the next one another caller needs, on that caller's thread.
+TEST_F(RocksDbBarrierStoreTest, DeferredAfterSyncRidesTheNextSync) {
+  CountingBody body;
+  ASSERT_EQ(TryDeferred("g1", "1", body).value(), BarrierResult::kApplied);
+  absl::Notification deferred_answered;
+  std::thread::id answered_on;
+  store_->AfterSyncDeferred([&](absl::Status status) {
+    EXPECT_TRUE(status.ok()) << status;
+    answered_on = std::this_thread::get_id();
+    deferred_answered.Notify();
+  });
+  EXPECT_FALSE(deferred_answered.HasBeenNotified());
+
+  ASSERT_EQ(TryDeferred("g1", "2", body).value(), BarrierResult::kApplied);
+  bool answered = false;
+  store_->AfterSync([&](absl::Status status) {
+    EXPECT_TRUE(status.ok()) << status;
+    answered = true;
+  });
+  EXPECT_TRUE(answered);
+  EXPECT_TRUE(deferred_answered.HasBeenNotified());
+  EXPECT_EQ(answered_on, std::this_thread::get_id());
+}
+
+// Alone, a deferred caller is synced for by the sync thread once its delay
+// has passed on the store's clock.
+TEST_F(RocksDbBarrierStoreTest, DeferredAfterSyncAloneIsSyncedAfterItsDelay) {
+  RocksDbBarrierStoreOptions options;
+  options.deferred_sync_delay = absl::Milliseconds(2);
+  Open(std::move(options));
+  CountingBody body;
+  ASSERT_EQ(TryDeferred("g1", "1", body).value(), BarrierResult::kApplied);
+  absl::Notification answered;
+  std::thread::id answered_on;
+  store_->AfterSyncDeferred([&](absl::Status status) {
+    EXPECT_TRUE(status.ok()) << status;
+    answered_on = std::this_thread::get_id();
+    answered.Notify();
+  });
+  clock_.Advance(absl::Milliseconds(1));
+  EXPECT_FALSE(answered.HasBeenNotified());
+  clock_.Advance(absl::Milliseconds(1));
+  answered.WaitForNotification();
+  EXPECT_NE(answered_on, std::this_thread::get_id());
+}
+
+// With no delay a deferred caller is an ordinary queued one.
+TEST_F(RocksDbBarrierStoreTest, DeferredAfterSyncWithoutDelayIsNotDeferred) {
+  RocksDbBarrierStoreOptions options;
+  options.deferred_sync_delay = absl::ZeroDuration();
+  Open(std::move(options));
+  CountingBody body;
+  ASSERT_EQ(TryDeferred("g1", "1", body).value(), BarrierResult::kApplied);
+  absl::Notification answered;
+  store_->AfterSyncDeferred([&](absl::Status) { answered.Notify(); });
+  answered.WaitForNotification();  // no time moved
+}
+
 RocksDbBarrierStoreOptions Retention(absl::Duration retention) {
   RocksDbBarrierStoreOptions options;
   options.retention = retention;

@@ -237,8 +237,15 @@ class ParticipantService final : public tcc::v1::Participant::CallbackService {
       batch->reactor->Finish(grpc::Status::OK);
     };
     if constexpr (kGroupSync) {
-      store_->AfterSync(std::move(answer),
-                        /*caller_may_sync=*/executor_->MayBlockOneThread());
+      const bool any_try = std::any_of(
+          batch->items.begin(), batch->items.end(),
+          [](const Work& work) { return work.phase == Phase::kTry; });
+      if (any_try) {
+        store_->AfterSync(std::move(answer),
+                          /*caller_may_sync=*/executor_->MayBlockOneThread());
+      } else {
+        store_->AfterSyncDeferred(std::move(answer));
+      }
     } else {
       answer(absl::OkStatus());
     }
@@ -314,14 +321,21 @@ class ParticipantService final : public tcc::v1::Participant::CallbackService {
         // other call that committed meanwhile; when no sync is running or
         // queued and the executor can spare this thread (another one serves
         // the queue, or nothing waits), this thread syncs and answers itself
-        // (no hand-off). At most one thread per store syncs at a time.
-        store_->AfterSync(
-            [response, reactor,
-             outcome = std::move(outcome)](absl::Status synced) mutable {
-              if (!synced.ok()) outcome.result = std::move(synced);
-              Finish(outcome, response, reactor);
-            },
-            /*caller_may_sync=*/executor_->MayBlockOneThread());
+        // (no hand-off). At most one thread per store syncs at a time. A
+        // Confirm or Cancel, which the application is not waiting for,
+        // rides the next sync someone else needs (see
+        // RocksDbBarrierStoreOptions::deferred_sync_delay).
+        auto answer = [response, reactor, outcome = std::move(outcome)](
+                          absl::Status synced) mutable {
+          if (!synced.ok()) outcome.result = std::move(synced);
+          Finish(outcome, response, reactor);
+        };
+        if (work.phase == Phase::kTry) {
+          store_->AfterSync(std::move(answer),
+                            /*caller_may_sync=*/executor_->MayBlockOneThread());
+        } else {
+          store_->AfterSyncDeferred(std::move(answer));
+        }
       } else {
         Finish(outcome, response, reactor);
       }
@@ -330,10 +344,11 @@ class ParticipantService final : public tcc::v1::Participant::CallbackService {
   }
 
   // Whether `Store` separates applying a call from waiting for the disk
-  // (RocksDbBarrierStore::RunDeferred and AfterSync).
+  // (RocksDbBarrierStore::RunDeferred, AfterSync and AfterSyncDeferred).
   static constexpr bool kGroupSync =
       requires(Store & store, absl::AnyInvocable<void(absl::Status) &&> done) {
     store.AfterSync(std::move(done), true);
+    store.AfterSyncDeferred(std::move(done));
   };
 
   static void Finish(Outcome& outcome, tcc::v1::BranchResponse* response,

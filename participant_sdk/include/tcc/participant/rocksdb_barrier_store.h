@@ -78,9 +78,19 @@ struct RocksDbBarrierStoreOptions {
   // at once). absl::InfiniteDuration() keeps them forever. Default 7 days.
   // Fixed at Open().
   absl::Duration retention = absl::Hours(7 * 24);
-  // Source of the write time stored in barrier records, and of the time
-  // they are compared with for `retention`. Default nullptr: Clock::Real().
-  // Must outlive the store.
+  // With sync: how long the outcome of a call nobody waits for at once (a
+  // Confirm or a Cancel: the coordinator has told the application already;
+  // AfterSyncDeferred()) may wait for a sync that another call needs, the
+  // next Try's typically, before the store syncs for it alone. At a light
+  // load a transaction then costs the participant one fsync instead of
+  // two, and the coordinator's next write does not share the disk with a
+  // Confirm's (one client: p50 -4 to -11 %, docs/BENCHMARKS.md); under
+  // load there always is such a sync. Zero: no deferral. Default 2 ms.
+  // Fixed at Open().
+  absl::Duration deferred_sync_delay = absl::Milliseconds(2);
+  // Source of the write time stored in barrier records, of the time they
+  // are compared with for `retention`, and of `deferred_sync_delay`.
+  // Default nullptr: Clock::Real(). Must outlive the store.
   Clock* clock = nullptr;
   // For tests only: called with one of the kSyncPoint* names (barrier.h),
   // on the thread running Run(); at kSyncPointLocked the branch's locks are
@@ -187,6 +197,13 @@ class RocksDbBarrierStore {
   // disk too. When options.sync is false, at once on the calling thread.
   void AfterSync(absl::AnyInvocable<void(absl::Status) &&> done,
                  bool caller_may_sync = true);
+
+  // AfterSync() for an outcome nobody waits for at once (a Confirm's or a
+  // Cancel's): `done` never runs on the calling thread, and runs with the
+  // first sync that starts after this call; the sync thread starts one for
+  // it alone only after options.deferred_sync_delay without one. When
+  // options.sync is false, at once on the calling thread.
+  void AfterSyncDeferred(absl::AnyInvocable<void(absl::Status) &&> done);
 
   // Drops every barrier record expired by now (see retention) at once,
   // rather than when a compaction reaches it: flushes the barrier column
