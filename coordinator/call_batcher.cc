@@ -53,8 +53,11 @@ CallBatcher::CallBatcher(std::string participant, CallBatcherOptions options,
 CallBatcher::~CallBatcher() = default;
 
 CallBatcher::Counters CallBatcher::counters() const {
-  absl::MutexLock lock(&mu_);
-  return counters_;
+  Counters c;
+  c.single_calls = single_calls_.load(std::memory_order_relaxed);
+  c.batch_calls = batch_calls_.load(std::memory_order_relaxed);
+  c.batched_items = batched_items_.load(std::memory_order_relaxed);
+  return c;
 }
 
 void CallBatcher::Add(BranchPhase phase, v1::BranchRequest request,
@@ -105,10 +108,7 @@ void CallBatcher::Add(BranchPhase phase, v1::BranchRequest request,
 void CallBatcher::SendSingle(BranchPhase phase, v1::BranchRequest request,
                              const Metadata& metadata, absl::Duration deadline,
                              BranchCallDone done) {
-  {
-    absl::MutexLock lock(&mu_);
-    ++counters_.single_calls;
-  }
+  single_calls_.fetch_add(1, std::memory_order_relaxed);
   send_one_(
       phase, std::move(request), metadata, deadline,
       [this, done = std::move(done)](const grpc::Status& status,
@@ -133,11 +133,9 @@ void CallBatcher::SendBatch(std::unique_ptr<Batch> batch) {
                metadata, batch->deadline, std::move(batch->dones[0]));
     return;
   }
-  {
-    absl::MutexLock lock(&mu_);
-    ++counters_.batch_calls;
-    counters_.batched_items += batch->request.items_size();
-  }
+  batch_calls_.fetch_add(1, std::memory_order_relaxed);
+  batched_items_.fetch_add(batch->request.items_size(),
+                           std::memory_order_relaxed);
   Batch* raw = batch.release();
   raw->context.set_deadline(absl::ToChronoTime(absl::Now() + raw->deadline));
   pick_stub_()->async()->Batch(&raw->context, &raw->request, &raw->response,

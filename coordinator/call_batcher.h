@@ -80,7 +80,8 @@ class CallBatcher {
  private:
   struct Batch;
 
-  // Sends what `item` asks for on its own; its `done` then frees a slot.
+  // Sends a call of its own in a slot already taken; its end frees the
+  // slot.
   void SendSingle(BranchPhase phase, v1::BranchRequest request,
                   const Metadata& metadata, absl::Duration deadline,
                   BranchCallDone done);
@@ -101,7 +102,10 @@ class CallBatcher {
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   // The back batch is the one still filling.
   std::deque<std::unique_ptr<Batch>> queue_ ABSL_GUARDED_BY(mu_);
-  Counters counters_ ABSL_GUARDED_BY(mu_);
+  // Counters (relaxed: statistics only).
+  std::atomic<int64_t> single_calls_{0};
+  std::atomic<int64_t> batch_calls_{0};
+  std::atomic<int64_t> batched_items_{0};
 };
 
 }  // namespace tcc::coordinator

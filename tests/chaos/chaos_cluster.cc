@@ -110,6 +110,11 @@ absl::Status ChaosCluster::Init() {
     }
     (*proxy)->SetTarget(port);
     cluster_.SetConfigTarget(name, (*proxy)->address());
+    cluster_.SetConfigFields(
+        name, options_.batch_max_in_flight > 0
+                  ? absl::StrCat("batch { max_in_flight: ",
+                                 options_.batch_max_in_flight, " }")
+                  : std::string("batch { disabled: true }"));
     proxies_[name] = *std::move(proxy);
   }
   return cluster_.StartCoordinator();

@@ -31,6 +31,9 @@ class ChaosCluster {
     uint64_t seed = 1;
     // tccd's --call_timeout_ms.
     absl::Duration call_timeout = absl::Seconds(1);
+    // batch { max_in_flight } for every participant in tccd's
+    // configuration; 0: batching off (batch { disabled: true }).
+    int batch_max_in_flight = 1;
   };
 
   static absl::StatusOr<std::unique_ptr<ChaosCluster>> Start(

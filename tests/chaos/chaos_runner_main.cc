@@ -53,6 +53,11 @@ ABSL_FLAG(absl::Duration, fault_gap_min, absl::Milliseconds(300),
           "Shortest time between the starts of two faults.");
 ABSL_FLAG(absl::Duration, fault_gap_max, absl::Milliseconds(2500),
           "Longest time between the starts of two faults.");
+ABSL_FLAG(int32_t, batch_max_in_flight, 1,
+          "tccd's batch { max_in_flight } for every participant: with 1, "
+          "every call that finds another of its kind in flight to the "
+          "participant waits and leaves in a Participant.Batch call, so that "
+          "the few clients of a chaos run exercise batching; 0: no batching.");
 ABSL_FLAG(int32_t, bank_clients, 3, "Concurrent clients sending transfers.");
 ABSL_FLAG(int32_t, shop_clients, 2, "Concurrent clients sending orders.");
 ABSL_FLAG(absl::Duration, think, absl::Milliseconds(2),
@@ -225,6 +230,8 @@ RoundResult RunRound(const World& world, uint64_t seed,
   ChaosCluster::Options cluster_options;
   cluster_options.seed = seed;
   cluster_options.call_timeout = schedule_options.call_timeout;
+  cluster_options.batch_max_in_flight =
+      absl::GetFlag(FLAGS_batch_max_in_flight);
   auto cluster = ChaosCluster::Start(world, cluster_options);
   if (!cluster.ok()) {
     std::printf("chaos: cannot start the cluster: %s\n",
@@ -385,14 +392,15 @@ RoundResult RunRound(const World& world, uint64_t seed,
     std::printf(
         "replay: chaos_runner --seed=%llu --duration=%s --call_timeout=%s "
         "--fault_gap_min=%s --fault_gap_max=%s --bank_clients=%d "
-        "--shop_clients=%d --think=%s\n",
+        "--shop_clients=%d --think=%s --batch_max_in_flight=%d\n",
         static_cast<unsigned long long>(seed),
         absl::FormatDuration(duration).c_str(),
         absl::FormatDuration(schedule_options.call_timeout).c_str(),
         absl::FormatDuration(schedule_options.min_gap).c_str(),
         absl::FormatDuration(schedule_options.max_gap).c_str(),
         load_options.bank_clients, load_options.shop_clients,
-        absl::FormatDuration(load_options.think).c_str());
+        absl::FormatDuration(load_options.think).c_str(),
+        absl::GetFlag(FLAGS_batch_max_in_flight));
   }
   std::fflush(stdout);
   return result;

@@ -59,6 +59,21 @@ v1::BranchRequest Request(const std::string& gid) {
   return request;
 }
 
+// A pool with one participant "p" at `target`; two calls of each kind in
+// flight unless `batch` says otherwise.
+std::unique_ptr<ParticipantPool> PoolFor(const std::string& target,
+                                         config::BatchConfig batch = {}) {
+  config::CoordinatorConfig config;
+  auto* p = config.add_participant();
+  p->set_name("p");
+  p->set_target(target);
+  if (batch.max_in_flight() == 0) batch.set_max_in_flight(2);
+  *p->mutable_batch() = batch;
+  auto pool = ParticipantPool::Create(config);
+  EXPECT_TRUE(pool.ok()) << pool.status();
+  return pool.ok() ? std::move(*pool) : nullptr;
+}
+
 // Every participant call whose gid starts with "hold" hangs until the test
 // answers it.
 std::optional<grpc::Status> HoldSome(const ParticipantCall& call) {
@@ -286,17 +301,12 @@ TEST_F(CallBatcherTest, DisabledBatchingSendsEveryCallAtOnce) {
 
 TEST(CallBatcherFallbackTest, ParticipantWithoutBatchGetsCallsOfTheirOwn) {
   ScriptedParticipant old_participant(/*implements_batch=*/false);
-  config::CoordinatorConfig config;
-  auto* p = config.add_participant();
-  p->set_name("p");
-  p->set_target(old_participant.address());
-  p->mutable_batch()->set_max_in_flight(2);
-  auto pool = ParticipantPool::Create(config);
-  ASSERT_TRUE(pool.ok()) << pool.status();
+  std::unique_ptr<ParticipantPool> pool = PoolFor(old_participant.address());
+  ASSERT_NE(pool, nullptr);
   Replies replies;
   auto confirm = [&](const std::string& gid) {
-    (*pool)->Call("p", BranchPhase::kConfirm, Request(gid), {{"k", gid}},
-                  absl::Seconds(30), replies.For(gid));
+    pool->Call("p", BranchPhase::kConfirm, Request(gid), {{"k", gid}},
+               absl::Seconds(30), replies.For(gid));
   };
   old_participant.SetResponder(HoldSome);
   confirm("hold-1");
@@ -314,7 +324,7 @@ TEST(CallBatcherFallbackTest, ParticipantWithoutBatchGetsCallsOfTheirOwn) {
   }
   EXPECT_EQ(old_participant.CountCalls("Confirm"), 7);
   old_participant.Shutdown();
-  (*pool)->WaitIdle();
+  pool->WaitIdle();
 }
 
 // A participant whose Batch answers do not fit the request.
@@ -379,17 +389,12 @@ class GarbageBatchParticipant final : public v1::Participant::CallbackService {
 
 void ExpectGarbageFailsEveryItem(bool bad_code, const std::string& message) {
   GarbageBatchParticipant participant(bad_code);
-  config::CoordinatorConfig config;
-  auto* p = config.add_participant();
-  p->set_name("p");
-  p->set_target(participant.address());
-  p->mutable_batch()->set_max_in_flight(2);
-  auto pool = ParticipantPool::Create(config);
-  ASSERT_TRUE(pool.ok()) << pool.status();
+  std::unique_ptr<ParticipantPool> pool = PoolFor(participant.address());
+  ASSERT_NE(pool, nullptr);
   Replies replies;
   for (const char* gid : {"s1", "s2", "b1", "b2"}) {
-    (*pool)->Call("p", BranchPhase::kConfirm, Request(gid), {},
-                  absl::Seconds(30), replies.For(gid));
+    pool->Call("p", BranchPhase::kConfirm, Request(gid), {}, absl::Seconds(30),
+               replies.For(gid));
     if (gid == std::string("s2")) {
       ASSERT_TRUE(participant.WaitHeld(2));
     }
@@ -406,7 +411,7 @@ void ExpectGarbageFailsEveryItem(bool bad_code, const std::string& message) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL) << gid;
     EXPECT_EQ(status.error_message(), message) << gid;
   }
-  (*pool)->WaitIdle();
+  pool->WaitIdle();
 }
 
 TEST(CallBatcherGarbageTest, WrongNumberOfResultsFailsEveryItem) {
