@@ -231,9 +231,11 @@ void ParticipantPool::CallOne(Endpoint& ep, BranchPhase phase,
 }
 
 void ParticipantPool::CallFinished() {
-  if (in_flight_.fetch_sub(1) == 1) {
-    absl::MutexLock lock(&idle_mu_);  // wakes WaitIdle
-  }
+  // The count reaches zero under the lock that WaitIdle() waits with: a
+  // WaitIdle() that saw zero can only return, and let the pool go, once
+  // this thread is done with it.
+  absl::MutexLock lock(&idle_mu_);
+  in_flight_.fetch_sub(1);
 }
 
 void ParticipantPool::WaitIdle() {
