@@ -240,12 +240,7 @@ class ParticipantService final : public tcc::v1::Participant::CallbackService {
       const bool any_try = std::any_of(
           batch->items.begin(), batch->items.end(),
           [](const Work& work) { return work.phase == Phase::kTry; });
-      if (any_try) {
-        store_->AfterSync(std::move(answer),
-                          /*caller_may_sync=*/executor_->MayBlockOneThread());
-      } else {
-        store_->AfterSyncDeferred(std::move(answer));
-      }
+      AnswerAfterSync(/*awaited=*/any_try, std::move(answer));
     } else {
       answer(absl::OkStatus());
     }
@@ -330,12 +325,8 @@ class ParticipantService final : public tcc::v1::Participant::CallbackService {
           if (!synced.ok()) outcome.result = std::move(synced);
           Finish(outcome, response, reactor);
         };
-        if (work.phase == Phase::kTry) {
-          store_->AfterSync(std::move(answer),
-                            /*caller_may_sync=*/executor_->MayBlockOneThread());
-        } else {
-          store_->AfterSyncDeferred(std::move(answer));
-        }
+        AnswerAfterSync(/*awaited=*/work.phase == Phase::kTry,
+                        std::move(answer));
       } else {
         Finish(outcome, response, reactor);
       }
@@ -350,6 +341,21 @@ class ParticipantService final : public tcc::v1::Participant::CallbackService {
     store.AfterSync(std::move(done), true);
     store.AfterSyncDeferred(std::move(done));
   };
+
+  // Runs `answer` once what this executor thread committed is on disk:
+  // `awaited` (a Try, which the application waits for) through AfterSync(),
+  // syncing on this thread when it may; otherwise (a Confirm or Cancel)
+  // with the next sync someone needs, AfterSyncDeferred().
+  void AnswerAfterSync(
+      bool awaited,
+      absl::AnyInvocable<void(absl::Status) &&> answer) requires kGroupSync {
+    if (awaited) {
+      store_->AfterSync(std::move(answer),
+                        /*caller_may_sync=*/executor_->MayBlockOneThread());
+    } else {
+      store_->AfterSyncDeferred(std::move(answer));
+    }
+  }
 
   static void Finish(Outcome& outcome, tcc::v1::BranchResponse* response,
                      grpc::ServerUnaryReactor* reactor) {

@@ -84,7 +84,7 @@ struct RocksDbBarrierStoreOptions {
   // next Try's typically, before the store syncs for it alone. At a light
   // load a transaction then costs the participant one fsync instead of
   // two, and the coordinator's next write does not share the disk with a
-  // Confirm's (one client: p50 -4 to -11 %, docs/BENCHMARKS.md); under
+  // Confirm's (one client: p50 -4 to -22 %, docs/BENCHMARKS.md); under
   // load there always is such a sync. Zero: no deferral. Default 2 ms.
   // Fixed at Open().
   absl::Duration deferred_sync_delay = absl::Milliseconds(2);
